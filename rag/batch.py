@@ -1,0 +1,78 @@
+"""Batch questions: read a JSONL question set and answer every question with one loaded model."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+from tqdm.auto import tqdm
+
+from rag.errors import InvalidInputError
+from rag.search import Hit, Searcher
+
+BATCH_SIZE = 32
+
+
+@dataclass(frozen=True)
+class Question:
+    """One line of a question file; ``answers`` and ``sources`` are there for evaluation and may be empty."""
+
+    id: str
+    question: str
+    answers: tuple[str, ...] = ()
+    sources: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class Answered:
+    question: Question
+    hits: list[Hit]
+
+    def to_dict(self) -> dict:
+        return {"id": self.question.id, "question": self.question.question, "results": [h.to_dict() for h in self.hits]}
+
+
+def read_questions(path: Path) -> list[Question]:
+    """Questions from a JSONL file: each line has ``question`` and optionally ``id``, ``answers``, ``sources``.
+
+    A line without an ``id`` gets its line number. A malformed line is an error naming the line.
+    """
+    try:
+        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InvalidInputError(f"cannot read question file {path}: {exc}") from exc
+    questions = []
+    for line_no, line in enumerate(lines, start=1):
+        if not line.strip():
+            continue
+        try:
+            record = json.loads(line)
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+            raise InvalidInputError(f"{path}:{line_no}: each line needs a \"question\" string")
+        questions.append(
+            Question(
+                id=str(record.get("id", line_no)),
+                question=record["question"],
+                answers=tuple(str(a) for a in record.get("answers") or ()),
+                sources=tuple(str(s) for s in record.get("sources") or ()),
+            )
+        )
+    if not questions:
+        raise InvalidInputError(f"{path} holds no questions")
+    return questions
+
+
+def answer_questions(
+    searcher: Searcher, questions: list[Question], k: int, *, progress: bool = False
+) -> Iterator[Answered]:
+    """Answer questions in batches (one model call per batch), in input order."""
+    with tqdm(total=len(questions), desc="questions", unit="q", disable=not progress) as bar:
+        for first in range(0, len(questions), BATCH_SIZE):
+            batch = questions[first : first + BATCH_SIZE]
+            for question, hits in zip(batch, searcher.search_batch([q.question for q in batch], k), strict=True):
+                yield Answered(question, hits)
+            bar.update(len(batch))

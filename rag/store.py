@@ -1,0 +1,150 @@
+"""The metadata store: documents and chunks in SQLite, so citations and text never depend on pickles or on the
+files still being on disk as they were.
+
+The schema is built by ordered migration functions recorded in ``PRAGMA user_version``.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from rag.chunking import Chunk
+from rag.loading import Document
+
+
+@dataclass(frozen=True)
+class StoredChunk:
+    """A chunk as read back for a search result: its span, lines and the document fields a citation needs."""
+
+    chunk_id: int
+    doc_id: str
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    text: str
+    date: str | None
+    title: str | None
+
+
+@dataclass(frozen=True)
+class DocumentInfo:
+    """A document's metadata without its text."""
+
+    doc_id: str
+    source: str
+    encoding: str
+    sha256: str
+    date: str | None
+    title: str | None
+    n_chars: int
+    n_chunks: int
+
+
+def _migration_1(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE documents (
+            doc_id   TEXT PRIMARY KEY,
+            source   TEXT NOT NULL,
+            encoding TEXT NOT NULL,
+            sha256   TEXT NOT NULL,
+            date     TEXT,
+            title    TEXT,
+            body_start INTEGER NOT NULL,
+            text     TEXT NOT NULL
+        );
+        CREATE TABLE chunks (
+            chunk_id   INTEGER PRIMARY KEY,
+            doc_id     TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
+            ordinal    INTEGER NOT NULL,
+            start      INTEGER NOT NULL,
+            end        INTEGER NOT NULL,
+            line_start INTEGER NOT NULL,
+            line_end   INTEGER NOT NULL,
+            n_tokens   INTEGER NOT NULL,
+            context    TEXT,
+            text       TEXT NOT NULL
+        );
+        CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+
+
+class MetadataStore:
+    """Documents and chunks of one index, in one SQLite file."""
+
+    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+        self.path = path
+        if read_only:
+            self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+        else:
+            self.db = sqlite3.connect(path, check_same_thread=False)
+            self.db.execute("PRAGMA foreign_keys = ON")
+            self._migrate()
+
+    def close(self) -> None:
+        self.db.close()
+
+    def _migrate(self) -> None:
+        (version,) = self.db.execute("PRAGMA user_version").fetchone()
+        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
+            with self.db:
+                migration(self.db)
+                self.db.execute(f"PRAGMA user_version = {number}")
+
+    def add(self, documents: Sequence[Document], chunks: Sequence[Chunk], chunk_ids: Sequence[int]) -> None:
+        """Insert documents and their chunks (under the given ids) in one transaction."""
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                [(d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.body_start, d.text) for d in documents],
+            )
+            self.db.executemany(
+                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (cid, c.doc_id, c.ordinal, c.start, c.end, c.line_start, c.line_end, c.n_tokens, c.context, c.text)
+                    for cid, c in zip(chunk_ids, chunks, strict=True)
+                ],
+            )
+
+    def chunks(self, chunk_ids: Iterable[int]) -> dict[int, StoredChunk]:
+        """The chunks with these ids (missing ids are absent from the result)."""
+        ids = sorted({int(i) for i in chunk_ids})
+        found: dict[int, StoredChunk] = {}
+        for batch_start in range(0, len(ids), 500):
+            batch = ids[batch_start : batch_start + 500]
+            rows = self.db.execute(
+                "SELECT c.chunk_id, c.doc_id, d.source, c.start, c.end, c.line_start, c.line_end, c.text, d.date, "
+                f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({','.join('?' * len(batch))})",
+                batch,
+            )
+            for row in rows:
+                found[row[0]] = StoredChunk(*row)
+        return found
+
+    def documents(self) -> list[DocumentInfo]:
+        """All documents, ordered by source."""
+        rows = self.db.execute(
+            "SELECT d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, length(d.text), "
+            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d ORDER BY d.source"
+        )
+        return [DocumentInfo(*row) for row in rows]
+
+    def document_text(self, doc_id: str) -> str | None:
+        """The full decoded text of a document, or None if it is not indexed."""
+        row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row[0] if row else None
+
+    def count_chunks(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
+
+    def count_documents(self) -> int:
+        return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
