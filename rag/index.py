@@ -16,7 +16,7 @@ import os
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 from typing import Any
@@ -156,7 +156,7 @@ def build_index(
     vectors = embedder.embed_passages([c.embed_text for c in chunks], progress=progress)
     chunk_ids = np.arange(1, len(chunks) + 1, dtype=np.int64)
 
-    build_id = datetime.now(timezone.utc).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     index_dir.mkdir(parents=True, exist_ok=True)
     store_name, vectors_name = f"chunks-{build_id}.sqlite", f"vectors-{build_id}.faiss"
     store = MetadataStore(index_dir / store_name)
@@ -171,7 +171,7 @@ def build_index(
     manifest = Manifest(
         format_version=FORMAT_VERSION,
         build_id=build_id,
-        created_at=datetime.now(timezone.utc).isoformat(timespec="seconds"),
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
         model=ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length),
         chunking=ChunkingInfo(

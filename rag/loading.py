@@ -103,8 +103,10 @@ def _iter_loaded(paths: Sequence[Path | str]) -> Iterator[Document | SkippedFile
         elif path.suffix.lower() in TEXT_SUFFIXES:
             yield load_text_file(path)
         else:
-            yield SkippedFile(str(path), f"unsupported file type {path.suffix!r}; supported: "
-                              f"{', '.join(sorted(TEXT_SUFFIXES))} and BEIR .jsonl")
+            yield SkippedFile(
+                str(path),
+                f"unsupported file type {path.suffix!r}; supported: {', '.join(sorted(TEXT_SUFFIXES))} and BEIR .jsonl",
+            )
 
 
 def iter_text_files(root: Path) -> Iterator[Path]:
@@ -160,13 +162,13 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
     try:
         return data.decode(encoding), encoding
     except UnicodeDecodeError as exc:
-        if _has_valid_utf8_multibyte(data):
+        if _mostly_utf8(data):
             raise UndecodableFileError(
-                f"invalid UTF-8 at byte {exc.start} ({data[exc.start:exc.start + 1]!r}) in a file that is "
+                f"invalid UTF-8 at byte {exc.start} ({data[exc.start : exc.start + 1]!r}) in a file that is "
                 "otherwise UTF-8; fix or re-save the file as UTF-8"
             ) from None
-    match = charset_normalizer.from_bytes(data).best()
-    if match is None or match.encoding is None:
+    match = _likely_encoding(charset_normalizer.from_bytes(data))
+    if match is None:
         raise UndecodableFileError("not text: no character encoding fits its bytes")
     try:
         return data.decode(match.encoding), match.encoding
@@ -174,11 +176,40 @@ def decode_bytes(data: bytes) -> tuple[str, str]:
         raise UndecodableFileError(f"not text: detected encoding {match.encoding} does not decode it ({exc})") from None
 
 
-_UTF8_MULTIBYTE = re.compile(rb"[\xc2-\xdf][\x80-\xbf]|[\xe0-\xef][\x80-\xbf]{2}|[\xf0-\xf4][\x80-\xbf]{3}")
+COMMON_LEGACY_ENCODINGS = (
+    "cp1252",
+    "iso8859_15",
+    "cp1251",
+    "cp1250",
+    "gb18030",
+    "big5",
+    "shift_jis",
+    "euc_kr",
+    "koi8_r",
+)
+"""Legacy encodings most text files are in, in order of preference among near-equal detector candidates."""
+_NEAR_EQUAL_CHAOS = 0.05
 
 
-def _has_valid_utf8_multibyte(data: bytes) -> bool:
-    return _UTF8_MULTIBYTE.search(data) is not None
+def _likely_encoding(matches: charset_normalizer.CharsetMatches) -> charset_normalizer.CharsetMatch | None:
+    """The detector's best match, except that a common encoding scoring nearly as well wins over a rare one
+    (on short Western text charset-normalizer can rank cp775 above cp1252, which turns é into ķ)."""
+    best = matches.best()
+    if best is None or best.encoding is None:
+        return None
+    if best.encoding in COMMON_LEGACY_ENCODINGS:
+        return best
+    near = {m.encoding: m for m in matches if m.chaos <= best.chaos + _NEAR_EQUAL_CHAOS}
+    return next((near[name] for name in COMMON_LEGACY_ENCODINGS if name in near), best)
+
+
+def _mostly_utf8(data: bytes) -> bool:
+    """True when at least 80% of the non-ASCII characters are valid UTF-8: a damaged UTF-8 file, which a legacy
+    encoding would only turn into mojibake."""
+    decoded = data.decode("utf-8", errors="replace")
+    bad = decoded.count("\ufffd")
+    good = sum(1 for ch in decoded if ord(ch) > 0x7F) - bad
+    return good >= 4 * bad
 
 
 def parse_date_header(text: str) -> tuple[str | None, int]:

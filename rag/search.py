@@ -65,7 +65,7 @@ def validate_query(query: str) -> str:
         raise InvalidQueryError(f"a question must be a string, got {type(query).__name__}")
     stripped = query.strip()
     if not stripped:
-        raise InvalidQueryError("the question is empty; ask something, for example: rag search \"What happened?\"")
+        raise InvalidQueryError('the question is empty; ask something, for example: rag search "What happened?"')
     if len(stripped) > MAX_QUERY_CHARS:
         raise InvalidQueryError(f"the question has {len(stripped)} characters; the limit is {MAX_QUERY_CHARS}")
     return stripped

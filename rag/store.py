@@ -121,9 +121,10 @@ class MetadataStore:
         found: dict[int, StoredChunk] = {}
         for batch_start in range(0, len(ids), 500):
             batch = ids[batch_start : batch_start + 500]
+            placeholders = ",".join("?" * len(batch))
             rows = self.db.execute(
                 "SELECT c.chunk_id, c.doc_id, d.source, c.start, c.end, c.line_start, c.line_end, c.text, d.date, "
-                f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({','.join('?' * len(batch))})",
+                f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({placeholders})",
                 batch,
             )
             for row in rows:

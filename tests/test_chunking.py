@@ -1,0 +1,135 @@
+"""Chunking with the real model tokenizer: exact spans, token limits, sentence boundaries, overlap."""
+
+from __future__ import annotations
+
+import random
+from itertools import pairwise
+from pathlib import Path
+
+import pytest
+from conftest import SEEDS
+
+from rag.chunking import Chunker
+from rag.loading import Document, load_corpus
+
+pytestmark = pytest.mark.model
+
+
+def make_doc(text: str, *, title: str | None = None, body_start: int = 0) -> Document:
+    return Document(
+        doc_id="d", source="/x/d.txt", text=text, encoding="utf-8", sha256="0", title=title, body_start=body_start
+    )
+
+
+@pytest.fixture(scope="module")
+def tokenizer(embedder):
+    return embedder.tokenizer
+
+
+def full_length(tokenizer, text: str) -> int:
+    """Tokens the model would see for ``text`` (with special tokens)."""
+    return len(tokenizer(text, verbose=False)["input_ids"])
+
+
+def random_text(seed: int, sentences: int = 60) -> str:
+    rng = random.Random(seed)
+    words = "alpha beta gamma delta Ünïcode naïve 2023-11-04 Dr. Smith 12.5% mitochondria phosphorylation".split()
+    out = []
+    for _ in range(sentences):
+        sentence = " ".join(rng.choice(words) for _ in range(rng.randint(3, 40)))
+        out.append(
+            sentence.capitalize() + rng.choice([".", "!", "?", "."]) + rng.choice([" ", "  ", "\n", "\n\n", "\r\n"])
+        )
+    return "".join(out)
+
+
+@pytest.mark.parametrize("seed", range(5))
+@pytest.mark.parametrize(("size", "overlap"), [(32, 8), (128, 32), (254, 0)])
+def test_spans_are_exact_and_within_the_model_limit(embedder, tokenizer, seed: int, size: int, overlap: int) -> None:
+    text = random_text(seed)
+    chunker = Chunker(tokenizer, chunk_tokens=size, overlap_tokens=overlap, max_tokens=embedder.max_content_tokens)
+    chunks = chunker.chunk(make_doc(text))
+    assert chunks
+    for chunk in chunks:
+        assert text[chunk.start : chunk.end] == chunk.text
+        assert chunk.text == chunk.text.strip()
+        assert full_length(tokenizer, chunk.text) <= embedder.max_seq_length
+        assert chunk.n_tokens <= size
+        assert chunk.line_start == text.count("\n", 0, chunk.start) + 1
+        assert chunk.line_end == text.count("\n", 0, chunk.end) + 1
+    covered = set()
+    for chunk in chunks:
+        covered.update(range(chunk.start, chunk.end))
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace()), "text left out of every chunk"
+    assert [c.ordinal for c in chunks] == list(range(len(chunks)))
+    assert all(a.start < b.start for a, b in pairwise(chunks))
+
+
+def test_chunks_end_at_sentence_boundaries(tokenizer) -> None:
+    text = " ".join(f"Sentence number {i} talks about topic {i} in some detail here." for i in range(40))
+    chunks = Chunker(tokenizer, chunk_tokens=48, overlap_tokens=0, max_tokens=254).chunk(make_doc(text))
+    assert len(chunks) > 3
+    for chunk in chunks:
+        assert chunk.text.startswith("Sentence number") and chunk.text.endswith("detail here.")
+
+
+def test_overlap_repeats_whole_trailing_sentences(tokenizer) -> None:
+    text = " ".join(f"Sentence {i} is here." for i in range(30))
+    chunks = Chunker(tokenizer, chunk_tokens=30, overlap_tokens=10, max_tokens=254).chunk(make_doc(text))
+    for previous, current in pairwise(chunks):
+        assert current.start < previous.end, "consecutive chunks should share a sentence"
+        assert previous.text.endswith(text[current.start : previous.end])
+        assert current.end > previous.end, "a chunk must add text beyond its overlap"
+
+
+def test_over_long_sentence_is_cut_at_clause_marks_then_tokens(tokenizer) -> None:
+    clause = "the committee reviewed the evidence carefully, "
+    text = "Start. " + clause * 40 + "and then it ended. Next sentence."
+    chunker = Chunker(tokenizer, chunk_tokens=40, overlap_tokens=0, max_tokens=254)
+    chunks = chunker.chunk(make_doc(text))
+    middle = [c for c in chunks if "committee" in c.text]
+    assert len(middle) > 3
+    assert all(c.n_tokens <= 40 for c in chunks)
+    assert all(c.text.endswith(",") for c in middle[:-1])  # cut after a comma, not mid-clause
+    no_marks = "Start. " + "word " * 300 + "end."
+    pieces = chunker.chunk(make_doc(no_marks))
+    assert all(p.n_tokens <= 40 for p in pieces)
+    assert all(no_marks[p.start : p.end] == p.text for p in pieces)
+
+
+def test_body_start_excludes_header_and_title_is_context_only(tokenizer) -> None:
+    text = " date 2023-11-04 Body sentence one. Body sentence two."
+    doc = make_doc(text, title="A Title", body_start=17)
+    (chunk,) = Chunker(tokenizer, chunk_tokens=64, overlap_tokens=0, max_tokens=254).chunk(doc)
+    assert chunk.start == 17 and chunk.text == "Body sentence one. Body sentence two."
+    assert chunk.context == "A Title"
+    assert chunk.embed_text == "A Title\nBody sentence one. Body sentence two."
+    plain = Chunker(tokenizer, chunk_tokens=64, overlap_tokens=0, max_tokens=254, embed_titles=False).chunk(doc)
+    assert plain[0].context is None and plain[0].embed_text == plain[0].text
+
+
+def test_non_english_text_is_chunked(tokenizer) -> None:
+    text = "这是第一句话。这是第二句话！Das ist ein deutscher Satz. Noch ein Satz über Äpfel."
+    chunks = Chunker(tokenizer, chunk_tokens=8, overlap_tokens=0, max_tokens=254, language="de").chunk(make_doc(text))
+    assert len(chunks) >= 2
+    assert all(text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_seed_corpus_chunks(embedder, settings) -> None:
+    chunker = Chunker(
+        embedder.tokenizer,
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        max_tokens=embedder.max_content_tokens,
+    )
+    for doc in load_corpus([SEEDS]).documents:
+        chunks = chunker.chunk(doc)
+        assert chunks[0].start >= doc.body_start
+        for chunk in chunks:
+            assert doc.text[chunk.start : chunk.end] == chunk.text
+            assert Path(doc.source).read_bytes().decode(doc.encoding)[chunk.start : chunk.end] == chunk.text
+
+
+def test_invalid_settings_are_refused(tokenizer) -> None:
+    with pytest.raises(ValueError, match="overlap_tokens"):
+        Chunker(tokenizer, chunk_tokens=32, overlap_tokens=32, max_tokens=254)

@@ -1,0 +1,109 @@
+"""The real ``rag`` command in a subprocess: defaults, skipped-file reporting, JSON output, batch, errors."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from conftest import DEV_QUESTIONS, SEEDS, write_bytes
+
+pytestmark = pytest.mark.model
+
+
+def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
+    )
+
+
+@pytest.fixture(scope="module")
+def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A working directory with ``seeds/`` plus bad files, indexed with the defaults (``rag index``)."""
+    root = tmp_path_factory.mktemp("project")
+    shutil.copytree(SEEDS, root / "seeds")
+    write_bytes(root / "seeds" / "extra" / "image.txt", b"GIF89a\x01\x00\x01\x00\x00\x00\x00;")
+    write_bytes(root / "seeds" / "extra" / "broken.txt", "Café crème brûlée à la carte. ".encode() * 4 + b"\xff bad")
+    write_bytes(root / "seeds" / "extra" / "empty.md", b"")
+    write_bytes(root / "seeds" / ".hidden" / "secret.txt", b"never indexed")
+    result = rag("index", cwd=root)
+    assert result.returncode == 0, result.stderr
+    root.joinpath("index-output.txt").write_text(result.stdout)
+    return root
+
+
+def test_index_reports_documents_chunks_time_and_skipped_files(project: Path) -> None:
+    out = project.joinpath("index-output.txt").read_text()
+    assert out.startswith("Indexed 5 documents into vectors/: ")
+    assert " chunks in " in out and " s (" in out
+    assert "Skipped 3:" in out
+    assert "seeds/extra/image.txt: binary file" in out
+    bad_byte = len("Café crème brûlée à la carte. ".encode()) * 4
+    assert f"seeds/extra/broken.txt: invalid UTF-8 at byte {bad_byte}" in out
+    assert "seeds/extra/empty.md: empty file" in out
+    assert "secret" not in out
+    assert (project / "vectors" / "manifest.json").is_file()
+
+
+def test_search_json_uses_relative_sources_and_exact_spans(project: Path) -> None:
+    question = "Which airport in the liberated areas is still being built?"
+    result = rag("search", question, "-k", "3", "--json", cwd=project)
+    assert result.returncode == 0, result.stderr
+    payload = json.loads(result.stdout)
+    assert payload["query"] == question
+    assert [r["rank"] for r in payload["results"]] == [1, 2, 3]
+    assert any("Lachin International Airport" in r["text"] for r in payload["results"])
+    for r in payload["results"]:
+        cite = r["citation"]
+        assert cite["source"].startswith("seeds/")
+        text = (project / cite["source"]).read_bytes().decode("utf-8")
+        assert text[cite["start"] : cite["end"]] == r["text"]
+
+
+def test_search_text_output(project: Path) -> None:
+    result = rag("search", "How many women and children were among the Khojaly victims?", "-k", "2", cwd=project)
+    assert result.returncode == 0, result.stderr
+    lines = result.stdout.splitlines()
+    assert lines[0].startswith("1. [0.")
+    assert "seeds/" in lines[0] and ".txt:" in lines[0]
+    assert any(line.startswith("2. [") for line in lines)
+
+
+def test_batch_writes_one_line_per_question(project: Path, tmp_path: Path) -> None:
+    questions = tmp_path / "q.jsonl"
+    questions.write_text(DEV_QUESTIONS.read_text() + '{"question": "no id here"}\n')
+    out = tmp_path / "out.jsonl"
+    result = rag("batch", str(questions), "-k", "3", "--output", str(out), cwd=project)
+    assert result.returncode == 0, result.stderr
+    rows = [json.loads(line) for line in out.read_text().splitlines()]
+    assert len(rows) == 16
+    assert rows[0]["id"] == "d01" and rows[-1]["id"] == "16"
+    assert all(len(row["results"]) == 3 and set(row) == {"id", "question", "results"} for row in rows)
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (("search", "   "), "the question is empty"),
+        (("search", "anything", "--index", "missing"), "no index found in missing/"),
+        (("batch", "nope.jsonl"), "cannot read question file nope.jsonl"),
+        (("search", "anything", "-k", "0"), "k must be between 1 and 100"),
+    ],
+)
+def test_errors_are_one_line_and_exit_1(project: Path, args: tuple[str, ...], message: str) -> None:
+    result = rag(*args, cwd=project)
+    assert result.returncode == 1
+    assert result.stderr.startswith("Error: ") and message in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_malformed_batch_line_names_the_line(project: Path, tmp_path: Path) -> None:
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text('{"question": "ok"}\n{"question": \n')
+    result = rag("batch", str(bad), cwd=project)
+    assert result.returncode == 1 and f"{bad}:2: invalid JSON" in result.stderr

@@ -1,0 +1,93 @@
+"""Index build and open: the manifest, and clear failures for a missing, mismatched or damaged index."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import shutil
+from pathlib import Path
+
+import pytest
+from conftest import write_bytes
+
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, NoDocumentsError
+from rag.index import FORMAT_VERSION, build_index, open_index, read_manifest
+
+pytestmark = pytest.mark.model
+
+
+@pytest.fixture
+def index_copy(seed_index, tmp_path: Path) -> Path:
+    target = tmp_path / "index"
+    shutil.copytree(seed_index.index_dir, target)
+    return target
+
+
+def test_manifest_describes_the_build(seed_index, settings, embedder) -> None:
+    manifest = read_manifest(seed_index.index_dir)
+    assert manifest.format_version == FORMAT_VERSION
+    assert manifest.model.name == settings.model
+    assert manifest.model.dimension == embedder.dimension == 384
+    assert manifest.model.max_seq_length == 256
+    assert manifest.chunking.chunk_tokens == settings.chunk_tokens
+    assert manifest.chunking.overlap_tokens == settings.chunk_overlap_tokens
+    assert manifest.counts == {"documents": 5, "chunks": seed_index.chunks, "skipped": 0}
+    assert len(manifest.corpus_roots) == 1 and manifest.corpus_roots[0].endswith("seeds")
+    assert {"faiss-cpu", "sentence-transformers", "torch"} <= set(manifest.versions)
+    for info in manifest.files.values():
+        path = seed_index.index_dir / info.name
+        assert hashlib.sha256(path.read_bytes()).hexdigest() == info.sha256
+        assert path.stat().st_size == info.bytes
+
+
+def test_open_checks_the_model(seed_index, settings) -> None:
+    other = settings.model_copy(update={"model": "some/other-model"})
+    with pytest.raises(IndexMismatchError, match="built with model 'sentence-transformers/all-MiniLM-L6-v2'"):
+        open_index(seed_index.index_dir, other)
+
+
+def test_open_checks_the_format_version(index_copy: Path, settings) -> None:
+    manifest_path = index_copy / "manifest.json"
+    raw = json.loads(manifest_path.read_text())
+    raw["format_version"] = FORMAT_VERSION + 1
+    manifest_path.write_text(json.dumps(raw))
+    with pytest.raises(IndexMismatchError, match="format version"):
+        open_index(index_copy, settings)
+
+
+@pytest.mark.parametrize("which", ["vectors", "store"])
+def test_open_detects_truncated_and_altered_files(index_copy: Path, settings, which: str) -> None:
+    name = read_manifest(index_copy).files[which].name
+    path = index_copy / name
+    data = path.read_bytes()
+    path.write_bytes(data[: len(data) // 2])
+    with pytest.raises(IndexCorruptError, match=name):
+        open_index(index_copy, settings)
+    path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    with pytest.raises(IndexCorruptError, match=f"{name} does not match its checksum"):
+        open_index(index_copy, settings)
+
+
+def test_missing_index_says_how_to_build_one(tmp_path: Path, settings) -> None:
+    with pytest.raises(IndexNotFoundError, match="rag index"):
+        open_index(tmp_path / "nowhere", settings)
+
+
+def test_rebuild_replaces_the_previous_build(tmp_path: Path, settings, embedder) -> None:
+    corpus = tmp_path / "docs"
+    write_bytes(corpus / "a.txt", b"The first version talks about apples.")
+    first = build_index([corpus], settings, index_dir=tmp_path / "idx", embedder=embedder)
+    write_bytes(corpus / "b.txt", b"A second file talks about pears.")
+    second = build_index([corpus], settings, index_dir=tmp_path / "idx", embedder=embedder)
+    assert first.manifest.build_id != second.manifest.build_id
+    names = sorted(p.name for p in (tmp_path / "idx").iterdir())
+    assert names == sorted(["manifest.json", *(f.name for f in second.manifest.files.values())])
+    index = open_index(tmp_path / "idx", settings)
+    assert index.store.count_documents() == 2
+    index.close()
+
+
+def test_nothing_to_index_is_an_error(tmp_path: Path, settings, embedder) -> None:
+    write_bytes(tmp_path / "empty.txt", b"")
+    with pytest.raises(NoDocumentsError, match="empty"):
+        build_index([tmp_path], settings, index_dir=tmp_path / "idx", embedder=embedder)
