@@ -26,8 +26,8 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the embedding model.")
     index_dir: Path = Field(Path("vectors"), description="Where the index lives.")
     corpus: list[Path] = Field(default_factory=lambda: [Path("seeds")], description="Default folders to index.")
-    chunk_tokens: int = Field(128, ge=16, description="Target passage size in model tokens (see README).")
-    chunk_overlap_tokens: int = Field(32, ge=0, description="Tokens of whole sentences repeated between passages.")
+    chunk_tokens: int = Field(96, ge=16, description="Target passage size in model tokens (see README).")
+    chunk_overlap_tokens: int = Field(24, ge=0, description="Tokens of whole sentences repeated between passages.")
     language: str = Field("en", description="Language code for sentence splitting (sentencex).")
     embed_titles: bool = Field(
         True, description="Prepend a document's title to the text that is embedded (never to the text shown)."

@@ -1,0 +1,86 @@
+"""Indexing throughput and in-process search latency, on the seed corpus and on a generated corpus.
+
+Usage: python benchmarks/index_and_search.py [--generated-docs 400] [--queries 200]
+
+Prints, per corpus: documents, chunks, build time (model already loaded), documents/s and chunks/s, then the
+median and p95 latency of single ``Searcher.search`` calls (embedding the question + FAISS + metadata lookup).
+"""
+
+from __future__ import annotations
+
+import argparse
+import random
+import statistics
+import tempfile
+import time
+from pathlib import Path
+
+import faiss
+
+from rag.batch import read_questions
+from rag.embedding import Embedder
+from rag.index import build_index, open_index
+from rag.loading import load_corpus
+from rag.search import Searcher
+from rag.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def generate_corpus(folder: Path, documents: int, seed: int = 0) -> None:
+    """Documents made of sentences recombined from the seed corpus's vocabulary: realistic lengths, no copies."""
+    words = [w for doc in load_corpus([ROOT / "seeds"]).documents for w in doc.text.split() if w.isalpha()]
+    rng = random.Random(seed)
+    folder.mkdir(parents=True, exist_ok=True)
+    for number in range(documents):
+        paragraphs = []
+        for _ in range(rng.randint(3, 8)):
+            sentences = [" ".join(rng.choices(words, k=rng.randint(8, 30))).capitalize() + "." for _ in range(5)]
+            paragraphs.append(" ".join(sentences))
+        (folder / f"doc_{number:05d}.txt").write_text("\n\n".join(paragraphs), encoding="utf-8")
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(q * (len(ordered) - 1)))]
+
+
+def measure(name: str, corpus: Path, settings: Settings, embedder: Embedder, questions: list[str], n: int) -> None:
+    with tempfile.TemporaryDirectory() as tmp:
+        started = time.perf_counter()
+        report = build_index([corpus], settings, index_dir=Path(tmp), embedder=embedder)
+        seconds = time.perf_counter() - started
+        searcher = Searcher(open_index(Path(tmp), settings), embedder, settings)
+        searcher.search(questions[0])  # warm-up
+        latencies = []
+        for i in range(n):
+            started = time.perf_counter()
+            searcher.search(questions[i % len(questions)], settings.top_k)
+            latencies.append((time.perf_counter() - started) * 1000)
+        searcher.close()
+    print(
+        f"{name:<10} docs={report.documents:<5} chunks={report.chunks:<6} build={seconds:6.1f}s "
+        f"docs/s={report.documents / seconds:7.1f} chunks/s={report.chunks / seconds:6.1f} "
+        f"search median={statistics.median(latencies):5.1f}ms p95={percentile(latencies, 0.95):5.1f}ms (n={n})"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--generated-docs", type=int, default=400)
+    parser.add_argument("--queries", type=int, default=200)
+    args = parser.parse_args()
+    settings = Settings()
+    faiss.omp_set_num_threads(settings.faiss_threads)
+    started = time.perf_counter()
+    embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    print(f"model {settings.model} loaded in {time.perf_counter() - started:.1f}s; chunk_tokens={settings.chunk_tokens}")
+    questions = [q.question for q in read_questions(ROOT / "tests" / "data" / "seeds_dev.jsonl")]
+    measure("seeds", ROOT / "seeds", settings, embedder, questions, args.queries)
+    with tempfile.TemporaryDirectory() as tmp:
+        generate_corpus(Path(tmp), args.generated_docs)
+        measure("generated", Path(tmp), settings, embedder, questions, args.queries)
+
+
+if __name__ == "__main__":
+    main()
