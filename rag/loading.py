@@ -78,11 +78,11 @@ def load_corpus(paths: Sequence[Path | str]) -> LoadedCorpus:
     seen: dict[str, str] = {}
     for item in _iter_loaded(paths):
         if isinstance(item, SkippedFile):
-            logger.warning("skipped %s: %s", item.source, item.reason)
+            logger.info("skipped %s: %s", item.source, item.reason)
             skipped.append(item)
         elif item.doc_id in seen:
             reason = f"duplicate document id {item.doc_id!r} (already read from {seen[item.doc_id]})"
-            logger.warning("skipped %s: %s", item.source, reason)
+            logger.info("skipped %s: %s", item.source, reason)
             skipped.append(SkippedFile(item.source, reason))
         else:
             seen[item.doc_id] = item.source
