@@ -74,7 +74,9 @@ def main() -> None:
     faiss.omp_set_num_threads(settings.faiss_threads)
     started = time.perf_counter()
     embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
-    print(f"model {settings.model} loaded in {time.perf_counter() - started:.1f}s; chunk_tokens={settings.chunk_tokens}")
+    print(
+        f"model {settings.model} loaded in {time.perf_counter() - started:.1f}s; chunk_tokens={settings.chunk_tokens}"
+    )
     questions = [q.question for q in read_questions(ROOT / "tests" / "data" / "seeds_dev.jsonl")]
     measure("seeds", ROOT / "seeds", settings, embedder, questions, args.queries)
     with tempfile.TemporaryDirectory() as tmp:

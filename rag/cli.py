@@ -137,6 +137,26 @@ def batch_command(
         click.echo(f"Answered {len(questions)} questions into {output}", err=True)
 
 
+@main.command("serve")
+@index_option
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.pass_obj
+@_fail_cleanly
+def serve_command(settings: Settings, index_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the HTTP API, the OpenAI-compatible chat endpoint and the search page."""
+    import uvicorn
+
+    from api.app import create_app  # the service is an edge of its own; the library never imports it
+    from rag.search import Searcher
+
+    searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
+    app = create_app(settings, searcher=searcher)
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Serving {searcher.index.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
 def _display(source: str) -> str:
     from rag.search import display_source
 

@@ -9,10 +9,13 @@ import logging
 import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
+from datetime import date
+from fnmatch import fnmatchcase
 from pathlib import Path
 from typing import Any
 
 import faiss
+import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
@@ -50,6 +53,27 @@ class Hit:
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict a search to some documents: a glob on the source path, and an inclusive range of dates.
+
+    The glob matches the source as cited (relative to the working directory) or the absolute path, with
+    ``fnmatch`` rules (``*`` also crosses ``/``). A date bound excludes documents without a date.
+    """
+
+    source: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidQueryError(f"date_from {self.date_from} is after date_to {self.date_to}")
+
+    @property
+    def is_empty(self) -> bool:
+        return self.source is None and self.date_from is None and self.date_to is None
 
 
 def display_source(source: str, cwd: Path | None = None) -> str:
@@ -101,23 +125,43 @@ class Searcher:
     def close(self) -> None:
         self.index.close()
 
-    def search(self, query: str, k: int | None = None) -> list[Hit]:
+    def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
         """Top-``k`` passages for one question."""
-        return self.search_batch([query], k)[0]
+        return self.search_batch([query], k, filters)[0]
 
-    def search_batch(self, queries: Sequence[str], k: int | None = None) -> list[list[Hit]]:
+    def search_batch(
+        self, queries: Sequence[str], k: int | None = None, filters: SearchFilters | None = None
+    ) -> list[list[Hit]]:
         """Top-``k`` passages for each question, best first; equal scores are ordered by chunk id."""
         k = validate_top_k(k if k is not None else self.settings.top_k)
         cleaned = [validate_query(q) for q in queries]
         if not cleaned:
             return []
-        scores, ids = self.index.vectors.search(self.embedder.embed_queries(cleaned), k)
+        allowed = None if filters is None or filters.is_empty else self._allowed_chunk_ids(filters)
+        if allowed is not None and allowed.size == 0:
+            return [[] for _ in cleaned]
+        scores, ids = self.index.vectors.search(self.embedder.embed_queries(cleaned), k, allowed)
         stored = self.index.store.chunks(int(i) for i in ids.ravel() if i >= 0)
         results = []
         for row_scores, row_ids in zip(scores, ids, strict=True):
             ranked = [(float(s), int(i)) for s, i in zip(row_scores, row_ids, strict=True) if int(i) in stored]
             results.append([_hit(rank, score, stored[cid]) for rank, (score, cid) in enumerate(ranked, start=1)])
         return results
+
+    def _allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
+        doc_ids = None
+        if filters.source is not None:
+            doc_ids = [
+                d.doc_id
+                for d in self.index.store.documents()
+                if fnmatchcase(display_source(d.source), filters.source) or fnmatchcase(d.source, filters.source)
+            ]
+        ids = self.index.store.chunk_ids_where(
+            doc_ids,
+            filters.date_from.isoformat() if filters.date_from else None,
+            filters.date_to.isoformat() if filters.date_to else None,
+        )
+        return np.asarray(ids, dtype=np.int64)
 
 
 def _hit(rank: int, score: float, chunk: StoredChunk) -> Hit:

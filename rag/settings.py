@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
@@ -37,6 +37,19 @@ class Settings(BaseSettings):
     faiss_threads: int = Field(
         1, ge=1, description="OpenMP threads per FAISS search; 1 is several times faster for single queries on 2 cores."
     )
+
+    api_key: SecretStr | None = Field(
+        None,
+        description="When set, every HTTP endpoint but /health (and the page shell at /) needs "
+        "'Authorization: Bearer <key>'.",
+    )
+    host: str = Field("127.0.0.1", description="Address rag serve listens on.")
+    port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")
+
+    @field_validator("api_key", mode="before")
+    @classmethod
+    def _empty_key_is_no_key(cls, value: object) -> object:
+        return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

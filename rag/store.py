@@ -45,6 +45,12 @@ class DocumentInfo:
     n_chunks: int
 
 
+_DOCUMENT_INFO = (
+    "SELECT d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, length(d.text), "
+    "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d"
+)
+
+
 def _migration_1(db: sqlite3.Connection) -> None:
     db.executescript(
         """
@@ -133,11 +139,31 @@ class MetadataStore:
 
     def documents(self) -> list[DocumentInfo]:
         """All documents, ordered by source."""
-        rows = self.db.execute(
-            "SELECT d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, length(d.text), "
-            "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d ORDER BY d.source"
-        )
+        rows = self.db.execute(f"{_DOCUMENT_INFO} ORDER BY d.source, d.doc_id")
         return [DocumentInfo(*row) for row in rows]
+
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """One document's metadata, or None if it is not indexed."""
+        row = self.db.execute(f"{_DOCUMENT_INFO} WHERE d.doc_id = ?", (doc_id,)).fetchone()
+        return DocumentInfo(*row) if row else None
+
+    def chunk_ids_where(self, doc_ids: Iterable[str] | None, date_from: str | None, date_to: str | None) -> list[int]:
+        """Ids of the chunks of the given documents (all if None) whose document date lies in the range.
+
+        A document without a date never matches a date bound."""
+        clauses, params = [], []
+        if date_from is not None:
+            clauses.append("d.date >= ?")
+            params.append(date_from)
+        if date_to is not None:
+            clauses.append("d.date <= ?")
+            params.append(date_to)
+        where = " AND ".join(clauses) or "1"
+        rows = self.db.execute(
+            f"SELECT c.chunk_id, c.doc_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", params
+        )
+        wanted = None if doc_ids is None else set(doc_ids)
+        return [cid for cid, doc_id in rows if wanted is None or doc_id in wanted]
 
     def document_text(self, doc_id: str) -> str | None:
         """The full decoded text of a document, or None if it is not indexed."""

@@ -39,15 +39,22 @@ class VectorIndex:
         ids = np.ascontiguousarray(ids, dtype=np.int64)
         return int(self.index.remove_ids(faiss.IDSelectorBatch(ids)))
 
-    def search(self, queries: np.ndarray, k: int) -> tuple[np.ndarray, np.ndarray]:
+    def search(
+        self, queries: np.ndarray, k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
         """Top-``k`` ``(scores, ids)`` per query, best first; ties broken by the smaller id; ``-1`` pads ids where
-        the index holds fewer than ``k`` vectors."""
+        the index holds fewer than ``k`` vectors. With ``allowed_ids``, only those ids are searched (exactly, not
+        by filtering a longer list afterwards)."""
         queries = np.ascontiguousarray(queries, dtype=np.float32)
         if queries.ndim != 2 or queries.shape[1] != self.dimension:
             raise ValueError(f"queries must have shape (n, {self.dimension}), got {queries.shape}")
         if k < 1:
             raise ValueError(f"k must be at least 1, got {k}")
-        scores, ids = self.index.search(queries, k)
+        if allowed_ids is None:
+            scores, ids = self.index.search(queries, k)
+        else:
+            selector = faiss.IDSelectorBatch(np.ascontiguousarray(allowed_ids, dtype=np.int64))
+            scores, ids = self.index.search(queries, k, params=faiss.SearchParameters(sel=selector))
         order = np.lexsort((np.where(ids < 0, np.iinfo(np.int64).max, ids), -scores), axis=1)
         return np.take_along_axis(scores, order, axis=1), np.take_along_axis(ids, order, axis=1)
 

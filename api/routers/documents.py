@@ -1,0 +1,99 @@
+"""GET /documents and GET /documents/{doc_id}: what is indexed, and a cited span in its context.
+
+Text comes from the metadata store, never from disk, so only indexed documents are served and a span is
+always the one that was cited. A browser (Accept: text/html) gets a page with the span highlighted.
+"""
+
+from __future__ import annotations
+
+import html
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi.responses import HTMLResponse
+
+from api.dependencies import SearcherDep
+from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut, SpanOut
+from rag.search import display_source
+from rag.store import DocumentInfo
+
+router = APIRouter(tags=["documents"])
+
+
+def document_out(info: DocumentInfo) -> DocumentOut:
+    return DocumentOut(
+        doc_id=info.doc_id,
+        source=display_source(info.source),
+        date=info.date,
+        title=info.title,
+        encoding=info.encoding,
+        chars=info.n_chars,
+        chunks=info.n_chunks,
+    )
+
+
+@router.get("/documents", response_model=DocumentListOut)
+def list_documents(searcher: SearcherDep) -> DocumentListOut:
+    return DocumentListOut(documents=[document_out(d) for d in searcher.index.store.documents()])
+
+
+@router.get("/documents/{doc_id}", response_model=DocumentDetailOut, responses={200: {"content": {"text/html": {}}}})
+def get_document(
+    doc_id: str,
+    request: Request,
+    searcher: SearcherDep,
+    start: Annotated[int | None, Query(ge=0, description="Span start (character offset).")] = None,
+    end: Annotated[int | None, Query(ge=0, description="Span end (exclusive).")] = None,
+) -> DocumentDetailOut | HTMLResponse:
+    """One document's metadata and, with ``start`` and ``end``, the cited span of its text."""
+    info = searcher.index.store.document(doc_id)
+    if info is None:
+        raise HTTPException(status_code=404, detail=f"no indexed document with id {doc_id!r}; see GET /documents")
+    if (start is None) != (end is None):
+        raise HTTPException(status_code=422, detail="give both start and end, or neither")
+    text = searcher.index.store.document_text(doc_id) or ""
+    span = None
+    if start is not None and end is not None:
+        if not start <= end <= len(text):
+            raise HTTPException(
+                status_code=422, detail=f"span {start}:{end} is outside the document (0 <= start <= end <= {len(text)})"
+            )
+        span = SpanOut(
+            start=start,
+            end=end,
+            line_start=text.count("\n", 0, start) + 1,
+            line_end=text.count("\n", 0, end) + 1,
+            text=text[start:end],
+        )
+    detail = DocumentDetailOut(**document_out(info).model_dump(), span=span)
+    if _wants_html(request):
+        return HTMLResponse(_render_document(detail, text))
+    return detail
+
+
+def _wants_html(request: Request) -> bool:
+    accept = request.headers.get("accept", "")
+    if "text/html" not in accept:
+        return False
+    return "application/json" not in accept or accept.index("text/html") < accept.index("application/json")
+
+
+def _render_document(detail: DocumentDetailOut, text: str) -> str:
+    if detail.span is not None:
+        before, cited, after = text[: detail.span.start], detail.span.text, text[detail.span.end :]
+        body = f'{html.escape(before)}<mark id="cited">{html.escape(cited)}</mark>{html.escape(after)}'
+        where = (
+            f"lines {detail.span.line_start}-{detail.span.line_end}, characters {detail.span.start}-{detail.span.end}"
+        )
+    else:
+        body, where = html.escape(text), "whole document"
+    date = f" · {html.escape(detail.date)}" if detail.date else ""
+    return f"""<!doctype html>
+<html lang="en"><head><meta charset="utf-8"><title>{html.escape(detail.source)}</title>
+<style>body{{font:15px/1.5 system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+pre{{white-space:pre-wrap;font:inherit}}mark{{background:#ffe58a;padding:.1em 0}}
+header{{color:#555;border-bottom:1px solid #ddd;margin-bottom:1rem}}</style></head>
+<body><header><h1>{html.escape(detail.source)}</h1><p>{where}{date}</p></header>
+<pre>{body}</pre>
+<script>const m=document.getElementById("cited");if(m)m.scrollIntoView({{block:"center"}});</script>
+</body></html>"""

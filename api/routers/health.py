@@ -1,0 +1,28 @@
+"""GET /health (the process is up) and GET /ready (the index and model are loaded)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+from api.dependencies import SearcherDep
+from api.schemas import HealthOut, ReadyOut
+
+router = APIRouter(tags=["health"])
+
+
+@router.get("/health", response_model=HealthOut)
+def health() -> HealthOut:
+    return HealthOut()
+
+
+@router.get("/ready", response_model=ReadyOut)
+def ready(searcher: SearcherDep) -> ReadyOut:
+    manifest = searcher.index.manifest
+    return ReadyOut(
+        model=manifest.model.name,
+        dimension=manifest.model.dimension,
+        documents=manifest.counts["documents"],
+        chunks=manifest.counts["chunks"],
+        index_build_id=manifest.build_id,
+        index_built_at=manifest.created_at,
+    )

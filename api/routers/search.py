@@ -1,0 +1,43 @@
+"""POST /search and GET /search: ranked passages with citations."""
+
+from __future__ import annotations
+
+import time
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Query
+
+from api.dependencies import SearcherDep
+from api.schemas import Filters, ResultOut, SearchRequest, SearchResponse
+from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, SearchFilters
+
+router = APIRouter(tags=["search"])
+
+
+def run_search(searcher: SearcherDep, query: str, top_k: int, filters: Filters | None) -> SearchResponse:
+    started = time.perf_counter()
+    search_filters = SearchFilters(**filters.model_dump()) if filters else None
+    hits = searcher.search(query, top_k, search_filters)
+    took_ms = (time.perf_counter() - started) * 1000
+    return SearchResponse(query=query, results=[ResultOut.from_hit(h) for h in hits], took_ms=round(took_ms, 2))
+
+
+@router.post("/search", response_model=SearchResponse)
+def search(request: SearchRequest, searcher: SearcherDep) -> SearchResponse:
+    """The passages that best answer ``query``, optionally restricted by source glob and date range."""
+    return run_search(searcher, request.query, request.top_k, request.filters)
+
+
+@router.get("/search", response_model=SearchResponse)
+def search_get(
+    searcher: SearcherDep,
+    q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The question.")],
+    k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="Number of passages.")] = 5,
+    source: Annotated[str | None, Query(max_length=1000, description="Glob on the source path.")] = None,
+    date_from: date | None = None,
+    date_to: date | None = None,
+) -> SearchResponse:
+    """The same as POST /search, for a browser or curl."""
+    filters = Filters(source=source, date_from=date_from, date_to=date_to)
+    return run_search(searcher, q, k, filters)
