@@ -1,0 +1,61 @@
+"""With RAG_API_KEY set, every endpoint but /health (and the page shell) needs the bearer key."""
+
+from __future__ import annotations
+
+import httpx
+import pytest
+from conftest import RunningServer
+from openai import AuthenticationError, OpenAI
+
+pytestmark = [pytest.mark.model, pytest.mark.server]
+
+KEY = "s3cret-key-for-tests"
+
+
+@pytest.fixture(scope="module")
+def keyed_server(seed_index) -> RunningServer:
+    from pathlib import Path
+
+    running = RunningServer(
+        seed_index.index_dir, cwd=Path(seed_index.manifest.corpus_roots[0]).parent, env={"RAG_API_KEY": KEY}
+    )
+    yield running
+    running.stop()
+
+
+PROTECTED = [
+    ("GET", "/ready", None),
+    ("GET", "/search?q=victory", None),
+    ("POST", "/search", {"query": "victory"}),
+    ("GET", "/documents", None),
+    ("GET", "/v1/models", None),
+    ("POST", "/v1/chat/completions", {"messages": [{"role": "user", "content": "victory"}]}),
+    ("POST", "/web-search", {"query": "victory", "count": 2}),
+    ("GET", "/openapi.json", None),
+    ("GET", "/docs", None),
+]
+
+
+@pytest.mark.parametrize(("method", "path", "body"), PROTECTED)
+def test_key_is_required(keyed_server: RunningServer, method: str, path: str, body) -> None:
+    url = keyed_server.base_url + path
+    missing = httpx.request(method, url, json=body)
+    assert missing.status_code == 401 and "API key" in missing.json()["detail"]
+    assert missing.headers["www-authenticate"] == "Bearer"
+    wrong = httpx.request(method, url, json=body, headers={"Authorization": "Bearer nope"})
+    assert wrong.status_code == 401
+    right = httpx.request(method, url, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    assert right.status_code == 200, right.text
+
+
+def test_health_and_page_shell_stay_open(keyed_server: RunningServer) -> None:
+    assert httpx.get(keyed_server.base_url + "/health").json() == {"status": "ok"}
+    assert 'id="query"' in httpx.get(keyed_server.base_url + "/").text
+
+
+def test_openai_client_with_and_without_the_key(keyed_server: RunningServer) -> None:
+    good = OpenAI(base_url=f"{keyed_server.base_url}/v1", api_key=KEY, max_retries=0)
+    assert [m.id for m in good.models.list()] == ["rag-search"]
+    bad = OpenAI(base_url=f"{keyed_server.base_url}/v1", api_key="wrong", max_retries=0)
+    with pytest.raises(AuthenticationError):
+        bad.models.list()
