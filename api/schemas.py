@@ -28,30 +28,11 @@ class SearchRequest(StrictModel):
     filters: Filters | None = None
 
 
-class CitationOut(BaseModel):
-    source: str
-    start: int
-    end: int
-    line_start: int
-    line_end: int
-    date: str | None
-    doc_id: str
-
-
-class ResultOut(BaseModel):
-    rank: int
-    score: float
-    text: str
-    citation: CitationOut
-
-    @classmethod
-    def from_hit(cls, hit: Hit) -> ResultOut:
-        return cls.model_validate(hit.to_dict())
-
-
 class SearchResponse(BaseModel):
+    """Results are the library's own ``Hit`` dataclasses: the same objects ``rag search --json`` prints."""
+
     query: str
-    results: list[ResultOut]
+    results: list[Hit]
     took_ms: float
 
 

@@ -17,7 +17,7 @@ from fastapi.responses import StreamingResponse
 
 from api.answer import answer_parts
 from api.dependencies import SearcherDep
-from api.schemas import ChatRequest, ModelListOut, ModelOut, ResultOut
+from api.schemas import ChatRequest, ModelListOut, ModelOut
 
 router = APIRouter(prefix="/v1", tags=["openai"])
 
@@ -36,7 +36,7 @@ def chat_completions(request: ChatRequest, searcher: SearcherDep) -> dict[str, A
     if question is None:
         raise HTTPException(status_code=422, detail="no user message with text: the last user message is the question")
     hits = searcher.search(question, request.top_k)
-    citations = [ResultOut.from_hit(h).model_dump() for h in hits]
+    citations = [h.to_dict() for h in hits]
     parts = answer_parts(question.strip(), hits)
     completion_id = f"chatcmpl-{uuid.uuid4().hex}"
     created = int(time.time())

@@ -9,7 +9,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.dependencies import SearcherDep
-from api.schemas import Filters, ResultOut, SearchRequest, SearchResponse
+from api.schemas import Filters, SearchRequest, SearchResponse
 from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, SearchFilters
 
 router = APIRouter(tags=["search"])
@@ -20,7 +20,7 @@ def run_search(searcher: SearcherDep, query: str, top_k: int, filters: Filters |
     search_filters = SearchFilters(**filters.model_dump()) if filters else None
     hits = searcher.search(query, top_k, search_filters)
     took_ms = (time.perf_counter() - started) * 1000
-    return SearchResponse(query=query, results=[ResultOut.from_hit(h) for h in hits], took_ms=round(took_ms, 2))
+    return SearchResponse(query=query, results=hits, took_ms=round(took_ms, 2))
 
 
 @router.post("/search", response_model=SearchResponse)
