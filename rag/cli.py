@@ -137,6 +137,71 @@ def batch_command(
         click.echo(f"Answered {len(questions)} questions into {output}", err=True)
 
 
+@main.command("eval")
+@click.argument("dataset", type=click.Path(path_type=Path), required=False)
+@index_option
+@click.option("-k", "top_k", type=click.IntRange(1, 1000), default=100, show_default=True, help="Retrieval depth.")
+@click.option("--split", default="test", show_default=True, help="BEIR qrels split (qrels/<split>.tsv).")
+@click.option("--run-out", type=click.Path(path_type=Path), default=None, help="Write a TREC run file (BEIR).")
+@click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON (keep it for --compare).")
+@click.option("--report", type=click.Path(path_type=Path), default=None, help="Write a Markdown report + plot.")
+@click.option(
+    "--compare",
+    nargs=2,
+    type=click.Path(exists=True, path_type=Path),
+    default=None,
+    help="Compare two saved --json evaluations: A.json B.json.",
+)
+@click.pass_obj
+@_fail_cleanly
+def eval_command(
+    settings: Settings,
+    dataset: Path | None,
+    index_dir: Path | None,
+    top_k: int,
+    split: str,
+    run_out: Path | None,
+    as_json: bool,
+    report: Path | None,
+    compare: tuple[Path, Path] | None,
+) -> None:
+    """Score retrieval on a BEIR folder or a question file (question, answers, sources), or --compare two runs."""
+    from rag import evaluation
+    from rag.datasets import is_beir_folder, load_beir
+    from rag.report import format_comparison, format_table, write_markdown_report
+
+    if compare:
+        a, b = (evaluation.EvalReport.from_json(p.read_text(encoding="utf-8")) for p in compare)
+        click.echo(format_comparison(str(compare[0]), str(compare[1]), evaluation.compare_reports(a, b)))
+        return
+    if dataset is None:
+        raise click.UsageError("give a DATASET (a BEIR folder or a question .jsonl) or --compare A.json B.json")
+    if is_beir_folder(dataset):
+        beir = load_beir(dataset, split)
+        result, run = evaluation.evaluate_beir(
+            beir, settings, index_root=index_dir or settings.index_dir, k=top_k, progress=_progress()
+        )
+        if run_out:
+            evaluation.write_trec_run(run, run_out)
+    elif dataset.is_file():
+        from rag.batch import read_questions
+        from rag.search import Searcher
+
+        if run_out:
+            raise click.UsageError("--run-out writes document runs for BEIR folders; a question file has no qrels")
+        questions = read_questions(dataset)
+        with Searcher.open(settings, index_dir) as searcher:
+            result = evaluation.evaluate_questions(
+                questions, searcher, name=dataset.name, k=top_k, progress=_progress()
+            )
+    else:
+        raise click.UsageError(f"{dataset} is neither a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) nor a file")
+    click.echo(result.to_json() if as_json else format_table(result))
+    if report:
+        plot = write_markdown_report(result, report)
+        click.echo(f"Report written to {report} (plot: {plot})", err=True)
+
+
 @main.command("serve")
 @index_option
 @click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")

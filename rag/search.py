@@ -113,6 +113,7 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self._chunk_docs: dict[int, str] | None = None
 
     @classmethod
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
@@ -121,6 +122,12 @@ class Searcher:
         index = open_index(Path(index_dir or settings.index_dir), settings)
         embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
         return cls(index, embedder, settings)
+
+    def __enter__(self) -> Searcher:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     def close(self) -> None:
         self.index.close()
@@ -148,6 +155,28 @@ class Searcher:
             results.append([_hit(rank, score, stored[cid]) for rank, (score, cid) in enumerate(ranked, start=1)])
         return results
 
+    def rank_documents(self, queries: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+        """The top-``k`` documents per query, a document scoring as its best chunk (for IR evaluation).
+
+        Chunks are fetched deep enough to yield ``k`` distinct documents (or the whole index)."""
+        cleaned = [validate_query(q) for q in queries]
+        if not cleaned:
+            return []
+        if self._chunk_docs is None:
+            self._chunk_docs = self.index.store.chunk_doc_ids()
+        vectors = self.embedder.embed_queries(cleaned)
+        total = len(self.index.vectors)
+        depth = min(total, 4 * k)
+        while True:
+            scores, ids = self.index.vectors.search(vectors, max(depth, 1))
+            rankings = [
+                _best_per_document(row_scores, row_ids, self._chunk_docs, k)
+                for row_scores, row_ids in zip(scores, ids, strict=True)
+            ]
+            if depth >= total or all(len(r) == k for r in rankings):
+                return rankings
+            depth = min(total, depth * 2)
+
     def _allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         doc_ids = None
         if filters.source is not None:
@@ -162,6 +191,20 @@ class Searcher:
             filters.date_to.isoformat() if filters.date_to else None,
         )
         return np.asarray(ids, dtype=np.int64)
+
+
+def _best_per_document(
+    scores: np.ndarray, ids: np.ndarray, chunk_docs: dict[int, str], k: int
+) -> list[tuple[str, float]]:
+    """Documents in order of their best chunk, at most ``k``; chunks arrive best first."""
+    best: dict[str, float] = {}
+    for score, chunk_id in zip(scores, ids, strict=True):
+        doc_id = chunk_docs.get(int(chunk_id))
+        if doc_id is not None and doc_id not in best:
+            best[doc_id] = float(score)
+            if len(best) == k:
+                break
+    return list(best.items())
 
 
 def _hit(rank: int, score: float, chunk: StoredChunk) -> Hit:

@@ -165,6 +165,10 @@ class MetadataStore:
         wanted = None if doc_ids is None else set(doc_ids)
         return [cid for cid, doc_id in rows if wanted is None or doc_id in wanted]
 
+    def chunk_doc_ids(self) -> dict[int, str]:
+        """Every chunk id with the id of its document (for ranking documents by their chunks)."""
+        return dict(self.db.execute("SELECT chunk_id, doc_id FROM chunks"))
+
     def document_text(self, doc_id: str) -> str | None:
         """The full decoded text of a document, or None if it is not indexed."""
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()

@@ -1,0 +1,121 @@
+"""Lexical retrieval: a BM25 index (bm25s) over the same chunks as the vector index, keyed by the same chunk ids.
+
+Dense retrieval with a small model misses names, numbers and rare terms; BM25 finds them. The tokenizer is ours
+(bm25s scores lists of tokens) so that it does not fail silently on text without spaces: runs of Chinese,
+Japanese or Korean characters become overlapping character bigrams, the usual CJK treatment in Lucene.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Sequence
+from pathlib import Path
+
+import bm25s
+import numpy as np
+import Stemmer
+from bm25s import stopwords as bm25s_stopwords
+
+logger = logging.getLogger(__name__)
+
+_CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
+_TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
+_IS_CJK = re.compile(rf"[{_CJK}]")
+
+STEMMERS = {
+    "ar": "arabic", "ca": "catalan", "cs": "czech", "da": "danish", "de": "german", "el": "greek",
+    "en": "english", "es": "spanish", "fi": "finnish", "fr": "french", "hu": "hungarian", "it": "italian",
+    "lt": "lithuanian", "nl": "dutch", "no": "norwegian", "pl": "polish", "pt": "portuguese", "ro": "romanian",
+    "ru": "russian", "sv": "swedish", "tr": "turkish",
+}  # fmt: skip
+"""Language codes (as in ``Settings.language``) to Snowball stemmers shipped by PyStemmer."""
+
+STOPWORDS = {
+    "en": bm25s_stopwords.STOPWORDS_EN, "de": bm25s_stopwords.STOPWORDS_GERMAN,
+    "fr": bm25s_stopwords.STOPWORDS_FRENCH, "es": bm25s_stopwords.STOPWORDS_SPANISH,
+    "it": bm25s_stopwords.STOPWORDS_ITALIAN, "pt": bm25s_stopwords.STOPWORDS_PORTUGUESE,
+    "nl": bm25s_stopwords.STOPWORDS_DUTCH, "ru": bm25s_stopwords.STOPWORDS_RUSSIAN,
+    "sv": bm25s_stopwords.STOPWORDS_SWEDISH, "da": bm25s_stopwords.STOPWORDS_DANISH,
+    "no": bm25s_stopwords.STOPWORDS_NORWEGIAN, "tr": bm25s_stopwords.STOPWORDS_TURKISH,
+}  # fmt: skip
+
+
+class LexicalTokenizer:
+    """Lower-cased words, stemmed and without stop words for ``language``; CJK runs as character bigrams."""
+
+    def __init__(self, language: str = "en", *, stem: bool = True, stopwords: bool = True) -> None:
+        self.language = language
+        name = STEMMERS.get(language.split("-")[0].lower()) if stem else None
+        self._stemmer = Stemmer.Stemmer(name) if name else None
+        self._stopwords = frozenset(STOPWORDS.get(language.split("-")[0].lower(), ())) if stopwords else frozenset()
+
+    def __call__(self, text: str) -> list[str]:
+        tokens: list[str] = []
+        for match in _TOKEN.finditer(text.lower()):
+            word = match.group()
+            if _IS_CJK.match(word):
+                tokens.extend([word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)])
+            elif word not in self._stopwords:
+                tokens.append(word)
+        if self._stemmer is None:
+            return tokens
+        return [t if _IS_CJK.match(t) else s for t, s in zip(tokens, self._stemmer.stemWords(tokens), strict=True)]
+
+
+class LexicalIndex:
+    """BM25 over chunk texts; ``search`` returns ``(scores, ids)`` shaped like ``VectorIndex.search``."""
+
+    def __init__(self, retriever: bm25s.BM25, chunk_ids: np.ndarray, tokenizer: LexicalTokenizer) -> None:
+        self.retriever = retriever
+        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        self.tokenizer = tokenizer
+
+    def __len__(self) -> int:
+        return len(self.chunk_ids)
+
+    @classmethod
+    def build(
+        cls,
+        chunk_ids: Sequence[int],
+        texts: Sequence[str],
+        tokenizer: LexicalTokenizer,
+        *,
+        k1: float = 1.2,
+        b: float = 0.75,
+    ) -> LexicalIndex:
+        retriever = bm25s.BM25(k1=k1, b=b)
+        retriever.index([tokenizer(t) for t in texts], show_progress=False)
+        return cls(retriever, np.asarray(chunk_ids, dtype=np.int64), tokenizer)
+
+    def search(
+        self, queries: Sequence[str], k: int, allowed_ids: np.ndarray | None = None
+    ) -> tuple[np.ndarray, np.ndarray]:
+        """Top-``k`` chunks per query, best first, ties by the smaller id; chunks sharing no term with the
+        query are not returned (``-1`` pads ids, ``0`` pads scores)."""
+        k = max(1, min(k, len(self.chunk_ids)))
+        mask = None if allowed_ids is None else np.isin(self.chunk_ids, allowed_ids).astype(np.float32)
+        scores = np.zeros((len(queries), k), dtype=np.float32)
+        ids = np.full((len(queries), k), -1, dtype=np.int64)
+        for row, query in enumerate(queries):
+            tokens = self.tokenizer(query)
+            if not tokens or len(self.chunk_ids) == 0:
+                continue
+            values = self.retriever.get_scores(tokens, weight_mask=mask)
+            floor = np.partition(values, len(values) - k)[len(values) - k]  # the k-th best score
+            top = np.flatnonzero((values >= floor) & (values > 0))  # every tie at the cut, then exact order
+            chosen = top[np.lexsort((self.chunk_ids[top], -values[top]))][:k]
+            scores[row, : len(chosen)] = values[chosen]
+            ids[row, : len(chosen)] = self.chunk_ids[chosen]
+        return scores, ids
+
+    def save(self, folder: Path) -> None:
+        folder.mkdir(parents=True, exist_ok=True)
+        self.retriever.save(str(folder))
+        np.save(folder / "chunk_ids.npy", self.chunk_ids)
+
+    @classmethod
+    def load(cls, folder: Path, tokenizer: LexicalTokenizer) -> LexicalIndex:
+        """Load a saved index; ``tokenizer`` must be configured as the one it was built with (see the manifest)."""
+        retriever = bm25s.BM25.load(str(folder), mmap=False)
+        return cls(retriever, np.load(folder / "chunk_ids.npy"), tokenizer)
