@@ -22,10 +22,15 @@ class Filters(StrictModel):
     date_to: date | None = Field(None, description="Only documents dated on or before this day.")
 
 
+Mode = Literal["dense", "bm25", "hybrid"]
+
+
 class SearchRequest(StrictModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     filters: Filters | None = None
+    mode: Mode | None = Field(None, description="dense, bm25 or hybrid; default: the server's RAG_MODE.")
+    rerank: bool | None = Field(None, description="Rerank with the cross-encoder; default: when one is configured.")
 
 
 class SearchResponse(BaseModel):
@@ -74,6 +79,8 @@ class ReadyOut(BaseModel):
     chunks: int
     index_build_id: str
     index_built_at: str
+    mode: str
+    reranker: str | None
 
 
 class WebSearchRequest(BaseModel):

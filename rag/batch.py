@@ -67,12 +67,19 @@ def read_questions(path: Path) -> list[Question]:
 
 
 def answer_questions(
-    searcher: Searcher, questions: list[Question], k: int, *, progress: bool = False
+    searcher: Searcher,
+    questions: list[Question],
+    k: int,
+    *,
+    mode: str | None = None,
+    rerank: bool | None = None,
+    progress: bool = False,
 ) -> Iterator[Answered]:
     """Answer questions in batches (one model call per batch), in input order."""
     with tqdm(total=len(questions), desc="questions", unit="q", disable=not progress) as bar:
         for first in range(0, len(questions), BATCH_SIZE):
             batch = questions[first : first + BATCH_SIZE]
-            for question, hits in zip(batch, searcher.search_batch([q.question for q in batch], k), strict=True):
+            results = searcher.search_batch([q.question for q in batch], k, mode=mode, rerank=rerank)
+            for question, hits in zip(batch, results, strict=True):
                 yield Answered(question, hits)
             bar.update(len(batch))

@@ -26,6 +26,20 @@ class Tokenizer(Protocol):
     def __call__(self, text: list[str], **kwargs: Any) -> Any: ...
 
 
+def sentence_spans(text: str, language: str = "en", start: int = 0, end: int | None = None) -> list[tuple[int, int]]:
+    """``(start, end)`` of each sentence of ``text[start:end]`` in ``text``'s coordinates, white space trimmed."""
+    offset, spans = start, []
+    for boundary in get_sentence_boundaries(language, text[start:end]):
+        first, stop = offset + boundary["start_index"], offset + boundary["end_index"]
+        while first < stop and text[first].isspace():
+            first += 1
+        while stop > first and text[stop - 1].isspace():
+            stop -= 1
+        if first < stop:
+            spans.append((first, stop))
+    return spans
+
+
 @dataclass(frozen=True)
 class Chunk:
     """A passage of one document: its exact character span, its 1-based lines and its size in model tokens."""
@@ -45,6 +59,17 @@ class Chunk:
     def embed_text(self) -> str:
         """What the embedding model sees: the context line, then the passage."""
         return f"{self.context}\n{self.text}" if self.context else self.text
+
+    def embed_span(self, start: int, end: int) -> tuple[int, int]:
+        """A span of the source (inside this chunk) in the coordinates of ``embed_text``."""
+        shift = len(self.context) + 1 - self.start if self.context else -self.start
+        return start + shift, end + shift
+
+
+def sentence_spans_of(chunk: Chunk, language: str = "en") -> list[tuple[int, int]]:
+    """The sentences of a chunk in its source's coordinates; the whole chunk if no sentence is found."""
+    offset = chunk.start
+    return [(offset + a, offset + b) for a, b in sentence_spans(chunk.text, language)] or [(chunk.start, chunk.end)]
 
 
 @dataclass(frozen=True)
@@ -135,16 +160,7 @@ class Chunker:
 
     def _units(self, text: str, body_start: int, budget: int) -> list[_Unit]:
         """Sentence spans (whitespace trimmed) with token counts; over-long sentences cut into token windows."""
-        spans = []
-        for boundary in get_sentence_boundaries(self.language, text[body_start:]):
-            start = body_start + boundary["start_index"]
-            end = body_start + boundary["end_index"]
-            while start < end and text[start].isspace():
-                start += 1
-            while end > start and text[end - 1].isspace():
-                end -= 1
-            if start < end:
-                spans.append((start, end))
+        spans = sentence_spans(text, self.language, body_start)
         if not spans:
             return []
         encoded = self.tokenizer(

@@ -56,6 +56,17 @@ def main(ctx: click.Context, verbose: int) -> None:
 index_option = click.option(
     "--index", "index_dir", type=click.Path(path_type=Path), default=None, help="Index folder (default: vectors/)."
 )
+mode_option = click.option(
+    "--mode",
+    type=click.Choice(["dense", "bm25", "hybrid"]),
+    default=None,
+    help="Retrieval mode (default: RAG_MODE, hybrid).",
+)
+rerank_option = click.option(
+    "--rerank/--no-rerank",
+    default=None,
+    help="Rerank with the cross-encoder of RAG_RERANKER (default: when one is set).",
+)
 
 
 @main.command("index")
@@ -82,16 +93,26 @@ def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path |
 @click.argument("question")
 @click.option("-k", "top_k", type=int, default=None, help="Number of passages (default 5).")
 @index_option
+@mode_option
+@rerank_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_obj
 @_fail_cleanly
-def search_command(settings: Settings, question: str, top_k: int | None, index_dir: Path | None, as_json: bool) -> None:
-    """Find the passages that answer QUESTION."""
+def search_command(
+    settings: Settings,
+    question: str,
+    top_k: int | None,
+    index_dir: Path | None,
+    mode: str | None,
+    rerank: bool | None,
+    as_json: bool,
+) -> None:
+    """Find the passages that answer QUESTION; the sentence that best answers it is highlighted."""
     from rag.search import Searcher, validate_query
 
     validate_query(question)  # fail fast, before the model loads
-    searcher = Searcher.open(settings, index_dir)
-    hits = searcher.search(question, top_k)
+    with Searcher.open(settings, index_dir) as searcher:
+        hits = searcher.search(question, top_k, mode=mode, rerank=rerank)
     if as_json:
         click.echo(
             json.dumps({"query": question, "results": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2)
@@ -104,32 +125,65 @@ def search_command(settings: Settings, question: str, top_k: int | None, index_d
         lines = f"{cite.line_start}" if cite.line_start == cite.line_end else f"{cite.line_start}-{cite.line_end}"
         date = f"  ({cite.date})" if cite.date else ""
         click.echo(f"{hit.rank}. [{hit.score:.3f}] {cite.source}:{lines}  chars {cite.start}-{cite.end}{date}")
-        click.echo(textwrap.indent(textwrap.fill(hit.text, width=100), "   "))
+        click.echo(textwrap.indent(_with_highlight(hit), "   "))
         click.echo()
+
+
+def _with_highlight(hit: Any) -> str:
+    """The passage wrapped to 100 columns, its answering sentence in bold yellow on a terminal and between
+    ``»`` and ``«`` elsewhere (so the mark survives a pipe)."""
+    text = hit.text
+    if hit.highlight is not None:
+        start, end = hit.highlight.start - hit.citation.start, hit.highlight.end - hit.citation.start
+        text = f"{text[:start]}{_OPEN}{text[start:end]}{_CLOSE}{text[end:]}"  # marks first: wrapping moves text
+    wrapped = textwrap.fill(text, width=100)
+    if not click.get_text_stream("stdout").isatty():
+        return wrapped.replace(_OPEN, "»").replace(_CLOSE, "«")
+    on, off = click.style("", fg="yellow", bold=True, reset=False), click.style("", reset=True)
+    inside = False
+    lines = []
+    for line in wrapped.split("\n"):  # styles restart on each line so that a pager keeps them
+        styled = (on if inside else "") + line.replace(_OPEN, on).replace(_CLOSE, off)
+        inside = (inside or _OPEN in line) and _CLOSE not in line
+        lines.append(styled + (off if inside else ""))
+    return "\n".join(lines)
+
+
+_OPEN, _CLOSE = "\ue000", "\ue001"
+"""Private-use characters that mark the highlight while the passage is wrapped."""
 
 
 @main.command("batch")
 @click.argument("questions_file", type=click.Path(path_type=Path))
 @click.option("-k", "top_k", type=int, default=None, help="Number of passages per question (default 5).")
 @index_option
+@mode_option
+@rerank_option
 @click.option(
     "--output", "-o", type=click.Path(path_type=Path), default=None, help="Write JSONL here (default: stdout)."
 )
 @click.pass_obj
 @_fail_cleanly
 def batch_command(
-    settings: Settings, questions_file: Path, top_k: int | None, index_dir: Path | None, output: Path | None
+    settings: Settings,
+    questions_file: Path,
+    top_k: int | None,
+    index_dir: Path | None,
+    mode: str | None,
+    rerank: bool | None,
+    output: Path | None,
 ) -> None:
     """Answer every question of a JSONL file (lines with "question" and optional "id")."""
     from rag.batch import answer_questions, read_questions
     from rag.search import Searcher
 
     questions = read_questions(questions_file)
-    searcher = Searcher.open(settings, index_dir)
     handle = output.open("w", encoding="utf-8") if output else sys.stdout
     try:
-        for answered in answer_questions(searcher, questions, top_k or settings.top_k, progress=_progress()):
-            handle.write(json.dumps(answered.to_dict(), ensure_ascii=False) + "\n")
+        with Searcher.open(settings, index_dir) as searcher:
+            k = top_k or settings.top_k
+            for answered in answer_questions(searcher, questions, k, mode=mode, rerank=rerank, progress=_progress()):
+                handle.write(json.dumps(answered.to_dict(), ensure_ascii=False) + "\n")
     finally:
         if output:
             handle.close()
@@ -142,6 +196,13 @@ def batch_command(
 @index_option
 @click.option("-k", "top_k", type=click.IntRange(1, 1000), default=100, show_default=True, help="Retrieval depth.")
 @click.option("--split", default="test", show_default=True, help="BEIR qrels split (qrels/<split>.tsv).")
+@click.option(
+    "--mode",
+    "modes",
+    default=None,
+    help="Variants to score, comma-separated, from dense, bm25, hybrid and X+rerank; 'all' is dense,bm25,hybrid "
+    "(and hybrid+rerank when RAG_RERANKER is set). Default: RAG_MODE.",
+)
 @click.option("--run-out", type=click.Path(path_type=Path), default=None, help="Write a TREC run file (BEIR).")
 @click.option("--json", "as_json", is_flag=True, help="Print the evaluation as JSON (keep it for --compare).")
 @click.option("--report", type=click.Path(path_type=Path), default=None, help="Write a Markdown report + plot.")
@@ -160,15 +221,19 @@ def eval_command(
     index_dir: Path | None,
     top_k: int,
     split: str,
+    modes: str | None,
     run_out: Path | None,
     as_json: bool,
     report: Path | None,
     compare: tuple[Path, Path] | None,
 ) -> None:
-    """Score retrieval on a BEIR folder or a question file (question, answers, sources), or --compare two runs."""
+    """Score retrieval on a BEIR folder or a question file (question, answers, sources), or --compare two runs.
+
+    With several --mode variants, each is scored on the same data and index in one run and shown side by side
+    (with a paired t-test against the first); --run-out and --report then write one file per variant."""
     from rag import evaluation
     from rag.datasets import is_beir_folder, load_beir
-    from rag.report import format_comparison, format_table, write_markdown_report
+    from rag.report import format_comparison, format_table, format_variants, write_markdown_report
 
     if compare:
         a, b = (evaluation.EvalReport.from_json(p.read_text(encoding="utf-8")) for p in compare)
@@ -176,13 +241,15 @@ def eval_command(
         return
     if dataset is None:
         raise click.UsageError("give a DATASET (a BEIR folder or a question .jsonl) or --compare A.json B.json")
+    variants = _variants(modes, settings)
+    runs: list[Any] = []
     if is_beir_folder(dataset):
         beir = load_beir(dataset, split)
-        result, run = evaluation.evaluate_beir(
-            beir, settings, index_root=index_dir or settings.index_dir, k=top_k, progress=_progress()
+        index_root = index_dir or settings.index_dir
+        scored = evaluation.evaluate_beir(
+            beir, settings, index_root=index_root, k=top_k, variants=variants, progress=_progress()
         )
-        if run_out:
-            evaluation.write_trec_run(run, run_out)
+        results, runs = [r for r, _ in scored], [run for _, run in scored]
     elif dataset.is_file():
         from rag.batch import read_questions
         from rag.search import Searcher
@@ -191,15 +258,46 @@ def eval_command(
             raise click.UsageError("--run-out writes document runs for BEIR folders; a question file has no qrels")
         questions = read_questions(dataset)
         with Searcher.open(settings, index_dir) as searcher:
-            result = evaluation.evaluate_questions(
-                questions, searcher, name=dataset.name, k=top_k, progress=_progress()
-            )
+            results = [
+                evaluation.evaluate_questions(
+                    questions, searcher, name=dataset.name, k=top_k, variant=v, progress=_progress()
+                )
+                for v in variants
+            ]
     else:
         raise click.UsageError(f"{dataset} is neither a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) nor a file")
-    click.echo(result.to_json() if as_json else format_table(result))
-    if report:
-        plot = write_markdown_report(result, report)
-        click.echo(f"Report written to {report} (plot: {plot})", err=True)
+    several = len(results) > 1
+    if as_json and several:
+        click.echo(json.dumps([json.loads(r.to_json()) for r in results], indent=2))
+    elif as_json:
+        click.echo(results[0].to_json())
+    else:
+        table = format_variants(results, evaluation.compare_to_first(results)) if several else format_table(results[0])
+        click.echo(table)
+    for variant, result, run in zip(variants, results, runs or [None] * len(results), strict=True):
+        if run_out and run is not None:
+            evaluation.write_trec_run(run, _per_variant(run_out, variant.name, several), tag=f"rag-{variant.name}")
+        if report:
+            path = _per_variant(report, variant.name, several)
+            plot = write_markdown_report(result, path)
+            click.echo(f"Report written to {path} (plot: {plot})", err=True)
+
+
+def _variants(modes: str | None, settings: Settings) -> list[Any]:
+    from rag.evaluation import Variant
+
+    if modes is None:
+        return [Variant(settings.mode, settings.reranker is not None)]
+    if modes.strip() == "all":
+        names = ["dense", "bm25", "hybrid"] + (["hybrid+rerank"] if settings.reranker else [])
+    else:
+        names = [m for m in modes.split(",") if m.strip()]
+    return [Variant.parse(name) for name in names]
+
+
+def _per_variant(path: Path, variant: str, several: bool) -> Path:
+    """``run.trec`` -> ``run.hybrid.trec`` when several variants are written."""
+    return path.with_name(f"{path.stem}.{variant}{path.suffix}") if several else path
 
 
 @main.command("serve")

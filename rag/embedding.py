@@ -12,6 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from rag.errors import ModelLoadError
 
@@ -82,6 +83,34 @@ class Embedder:
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
 
+    def embed_passages_with_sentences(
+        self,
+        texts: Sequence[str],
+        sentence_spans: Sequence[Sequence[tuple[int, int]]],
+        *,
+        progress: bool = False,
+        slice_size: int = 512,
+    ) -> tuple[np.ndarray, list[np.ndarray]]:
+        """Passage vectors as ``embed_passages``, plus a vector per sentence span (character offsets into its text)
+        pooled from that passage's own token embeddings: "late chunking", so sentences cost no extra model call.
+
+        Texts are encoded in slices so that token embeddings of the whole corpus are never held at once."""
+        passages = np.zeros((len(texts), self.dimension), dtype=np.float32)
+        sentences: list[np.ndarray] = []
+        with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not progress) as bar:
+            for first in range(0, len(texts), slice_size):
+                batch = list(texts[first : first + slice_size])
+                outputs = self.model.encode_document(
+                    batch, batch_size=self.batch_size, output_value=None, convert_to_numpy=False
+                )
+                offsets = self.tokenizer(batch, return_offsets_mapping=True, truncation=True, verbose=False)
+                for i, (output, mapping) in enumerate(zip(outputs, offsets["offset_mapping"], strict=True)):
+                    passages[first + i] = _normalised(output["sentence_embedding"].float().cpu().numpy())
+                    tokens = output["token_embeddings"].float().cpu().numpy()[: len(mapping)]
+                    sentences.append(_pool_spans(tokens, mapping, sentence_spans[first + i]))
+                bar.update(len(batch))
+        return passages, sentences
+
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
         """Vectors of queries, with the model's query prompt if it defines one."""
         if not queries:
@@ -94,6 +123,24 @@ class Embedder:
             convert_to_numpy=True,
         )
         return np.ascontiguousarray(vectors, dtype=np.float32)
+
+
+def _normalised(vectors: np.ndarray) -> np.ndarray:
+    norms = np.linalg.norm(vectors, axis=-1, keepdims=True)
+    return (vectors / np.maximum(norms, 1e-12)).astype(np.float32)
+
+
+def _pool_spans(tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: Sequence[tuple[int, int]]) -> np.ndarray:
+    """Mean of the token embeddings whose characters fall in each span, normalised (special tokens have empty
+    offsets and are never pooled); a span with no token gets the mean of all tokens."""
+    starts = np.array([a for a, _ in offsets])
+    ends = np.array([b for _, b in offsets])
+    real = ends > starts
+    pooled = np.zeros((len(spans), tokens.shape[1]), dtype=np.float32)
+    for row, (start, end) in enumerate(spans):
+        inside = real & (starts < end) & (ends > start)
+        pooled[row] = tokens[inside].mean(axis=0) if inside.any() else tokens[real].mean(axis=0)
+    return _normalised(pooled)
 
 
 def _load_sentence_transformer(path: str, name: str, device: str) -> SentenceTransformer:

@@ -26,7 +26,8 @@ from rag.datasets import BeirDataset
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, InvalidInputError, RagError
 from rag.index import build_index, open_index, read_manifest
-from rag.search import Hit, Searcher
+from rag.rerank import Reranker
+from rag.search import MODES, Hit, Searcher
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -101,15 +102,49 @@ class EvalReport:
         )
 
 
-def settings_summary(settings: Settings) -> dict[str, Any]:
-    """The settings that change retrieval results (what a comparison must show)."""
+@dataclass(frozen=True)
+class Variant:
+    """One way of retrieving that an evaluation scores: a mode, with or without the cross-encoder."""
+
+    mode: str
+    rerank: bool = False
+
+    @property
+    def name(self) -> str:
+        return f"{self.mode}+rerank" if self.rerank else self.mode
+
+    @classmethod
+    def parse(cls, name: str) -> Variant:
+        mode, _, extra = name.strip().partition("+")
+        if mode not in MODES or extra not in ("", "rerank"):
+            choices = ", ".join([*MODES, *(f"{m}+rerank" for m in MODES)])
+            raise InvalidInputError(f"unknown retrieval variant {name!r}; choose from {choices}")
+        return cls(mode, extra == "rerank")
+
+
+def index_settings(settings: Settings) -> dict[str, Any]:
+    """The settings an index is built with: a change needs a new index."""
     return {
         "model": settings.model,
         "chunk_tokens": settings.chunk_tokens,
         "chunk_overlap_tokens": settings.chunk_overlap_tokens,
         "language": settings.language,
         "embed_titles": settings.embed_titles,
+        "bm25": [settings.bm25_k1, settings.bm25_b, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles],
     }
+
+
+def settings_summary(settings: Settings, variant: Variant) -> dict[str, Any]:
+    """The settings that change retrieval results (what a comparison must show)."""
+    summary = index_settings(settings) | {"mode": variant.name}
+    if variant.mode == "hybrid":
+        summary["fusion"] = settings.fusion
+        summary |= {"dense_weight": settings.fusion_dense_weight} if settings.fusion == "minmax" else {}
+        summary |= {"rrf_k": settings.rrf_k} if settings.fusion == "rrf" else {}
+        summary["fusion_depth"] = settings.fusion_depth
+    if variant.rerank:
+        summary |= {"reranker": settings.reranker, "rerank_depth": settings.rerank_depth}
+    return summary
 
 
 # --- BEIR ---------------------------------------------------------------------------------------------------
@@ -117,7 +152,7 @@ def settings_summary(settings: Settings) -> dict[str, Any]:
 
 def cached_index_dir(dataset: BeirDataset, settings: Settings, root: Path) -> Path:
     """Where the index of this corpus under these settings is cached: a new corpus or setting, a new folder."""
-    key = hashlib.sha256(json.dumps(settings_summary(settings), sort_keys=True).encode()).hexdigest()[:10]
+    key = hashlib.sha256(json.dumps(index_settings(settings), sort_keys=True).encode()).hexdigest()[:10]
     return root / "eval" / f"{dataset.name}-{dataset.corpus_checksum()[:12]}-{key}"
 
 
@@ -145,45 +180,56 @@ def evaluate_beir(
     *,
     index_root: Path,
     k: int = 100,
+    variants: Sequence[Variant] = (),
     embedder: Embedder | None = None,
     progress: bool = False,
-) -> tuple[EvalReport, list[ScoredDoc]]:
-    """Index the corpus (or reuse the cached index), rank documents for every judged query, and score the run."""
+) -> list[tuple[EvalReport, list[ScoredDoc]]]:
+    """Index the corpus (or reuse the cached index), rank documents for every judged query with each variant
+    (default: the mode in ``settings``), and score each run. The models load once for all variants."""
+    variants = list(variants) or [Variant(settings.mode, settings.reranker is not None)]
     embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    reranker = _reranker_for(variants, settings)
     folder, index_seconds, cached = ensure_beir_index(dataset, settings, index_root, embedder, progress=progress)
-    searcher = Searcher(open_index(folder, settings), embedder, settings)
-    try:
-        query_ids = list(dataset.queries)
-        started = time.perf_counter()
-        rankings: dict[str, list[tuple[str, float]]] = {}
-        with tqdm(total=len(query_ids), desc="queries", unit="q", disable=not progress) as bar:
-            for first in range(0, len(query_ids), QUERY_BATCH):
-                batch = query_ids[first : first + QUERY_BATCH]
-                texts = [dataset.queries[q] for q in batch]
-                rankings.update(zip(batch, searcher.rank_documents(texts, max(k, CURVE_DEPTH)), strict=True))
-                bar.update(len(batch))
-        search_seconds = time.perf_counter() - started
-        run = run_records(rankings, k)
-        qrels = [ir_measures.Qrel(q, d, rel) for q, docs in dataset.qrels.items() for d, rel in docs.items()]
-        measures, per_query = score_run(qrels, run, query_ids)
-        curve_run = run_records(rankings, CURVE_DEPTH)
-        curve = recall_curve(qrels, curve_run, query_ids)
-        failures = _beir_failures(dataset, per_query, rankings, searcher)
-    finally:
-        searcher.close()
-    report = EvalReport(
-        dataset=dataset.name,
-        kind="beir",
-        split=dataset.split,
-        settings=settings_summary(settings) | {"k": k},
-        measures=measures,
-        per_query=per_query,
-        recall_curve=curve,
-        timing=Timing(index_seconds, cached, len(query_ids), search_seconds),
-        index_counts=dict(searcher.index.manifest.counts),
-        failures=failures,
-    )
-    return report, run
+    qrels = [ir_measures.Qrel(q, d, rel) for q, docs in dataset.qrels.items() for d, rel in docs.items()]
+    query_ids = list(dataset.queries)
+    results = []
+    with Searcher(open_index(folder, settings), embedder, settings, reranker) as searcher:
+        for variant in variants:
+            started = time.perf_counter()
+            rankings: dict[str, list[tuple[str, float]]] = {}
+            with tqdm(total=len(query_ids), desc=variant.name, unit="q", disable=not progress) as bar:
+                for first in range(0, len(query_ids), QUERY_BATCH):
+                    batch = query_ids[first : first + QUERY_BATCH]
+                    texts = [dataset.queries[q] for q in batch]
+                    depth = max(k, CURVE_DEPTH)
+                    ranked = searcher.rank_documents(texts, depth, mode=variant.mode, rerank=variant.rerank)
+                    rankings.update(zip(batch, ranked, strict=True))
+                    bar.update(len(batch))
+            search_seconds = time.perf_counter() - started
+            run = run_records(rankings, k)
+            measures, per_query = score_run(qrels, run, query_ids)
+            report = EvalReport(
+                dataset=dataset.name,
+                kind="beir",
+                split=dataset.split,
+                settings=settings_summary(settings, variant) | {"k": k},
+                measures=measures,
+                per_query=per_query,
+                recall_curve=recall_curve(qrels, run_records(rankings, CURVE_DEPTH), query_ids),
+                timing=Timing(index_seconds, cached, len(query_ids), search_seconds),
+                index_counts=dict(searcher.index.manifest.counts),
+                failures=_beir_failures(dataset, per_query, rankings, searcher),
+            )
+            results.append((report, run))
+    return results
+
+
+def _reranker_for(variants: Sequence[Variant], settings: Settings) -> Reranker | None:
+    if not any(v.rerank for v in variants):
+        return None
+    if not settings.reranker:
+        raise InvalidInputError("a +rerank variant needs a cross-encoder: set RAG_RERANKER (see README)")
+    return Reranker(settings.reranker, device=settings.device)
 
 
 def run_records(rankings: dict[str, list[tuple[str, float]]], k: int) -> list[ScoredDoc]:
@@ -295,7 +341,13 @@ def source_rank(hits: Sequence[Hit], sources: Sequence[str]) -> int | None:
 
 
 def evaluate_questions(
-    questions: Sequence[Question], searcher: Searcher, *, name: str, k: int = 10, progress: bool = False
+    questions: Sequence[Question],
+    searcher: Searcher,
+    *,
+    name: str,
+    k: int = 10,
+    variant: Variant | None = None,
+    progress: bool = False,
 ) -> EvalReport:
     """Answer recall@k (an expected answer appears verbatim in a top-k passage), source recall@k and answer MRR.
 
@@ -308,7 +360,8 @@ def evaluate_questions(
     k = min(k, 100)
     cutoffs = sorted({1, 3, 5, 10, k} & set(range(1, k + 1)))
     started = time.perf_counter()
-    answered = list(answer_questions(searcher, scored, k, progress=progress))
+    variant = variant or Variant(searcher.settings.mode, searcher.reranker is not None)
+    answered = list(answer_questions(searcher, scored, k, mode=variant.mode, rerank=variant.rerank, progress=progress))
     search_seconds = time.perf_counter() - started
     per_query = {a.question.id: _question_values(a, cutoffs) for a in answered}
     names = [f"answer_recall@{c}" for c in cutoffs] + [f"source_recall@{c}" for c in cutoffs] + ["answer_MRR"]
@@ -337,7 +390,7 @@ def evaluate_questions(
         dataset=name,
         kind="questions",
         split=None,
-        settings=settings_summary(searcher.settings) | {"k": k},
+        settings=settings_summary(searcher.settings, variant) | {"k": k},
         measures=measures,
         per_query=per_query,
         recall_curve={c: sum(1 for r in ranks if 0 < r <= c) / len(ranks) for c in range(1, k + 1)},
@@ -373,6 +426,18 @@ class MeasureComparison:
     @property
     def difference(self) -> float:
         return self.b - self.a
+
+
+def compare_to_first(reports: Sequence[EvalReport]) -> list[MeasureComparison | None]:
+    """For each report, its primary measure against the first report's (None for the first itself)."""
+    rows: list[MeasureComparison | None] = [None]
+    for report in reports[1:]:
+        rows.append(next(c for c in compare_reports(reports[0], report) if c.measure == _primary(report)))
+    return rows
+
+
+def _primary(report: EvalReport) -> str:
+    return PRIMARY if report.kind == "beir" else next(m for m in report.measures if m.startswith("answer_recall@"))
 
 
 def compare_reports(a: EvalReport, b: EvalReport) -> list[MeasureComparison]:

@@ -1,10 +1,10 @@
 """The index on disk: build it from files, and open it again safely.
 
-An index is a self-describing directory: ``manifest.json`` (format version, model, chunking settings, corpus roots,
-counts, library versions, checksums) names the FAISS file and the SQLite metadata store of one build. A build
-writes its files under new names and replaces the manifest atomically last, so a reader sees the old build or the
-new one, never half of one. Opening checks the manifest against the settings in use and the files against their
-checksums, and says what to do when they disagree.
+An index is a self-describing directory: ``manifest.json`` (format version, model, chunking and BM25 settings,
+corpus roots, counts, library versions, checksums) names the FAISS file, the BM25 files and the SQLite metadata
+store of one build. A build writes its files under new names and replaces the manifest atomically last, so a
+reader sees the old build or the new one, never half of one. Opening checks the manifest against the settings in
+use and the files against their checksums, and says what to do when they disagree.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import json
 import logging
 import os
+import shutil
 import time
 import uuid
 from dataclasses import asdict, dataclass, field
@@ -23,17 +24,19 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import Chunk, Chunker
+from rag.chunking import Chunk, Chunker, sentence_spans_of
 from rag.embedding import Embedder
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, NoDocumentsError
+from rag.lexical import LexicalIndex, LexicalTokenizer
 from rag.loading import Document, SkippedFile, load_corpus
 from rag.settings import Settings
-from rag.store import MetadataStore
+from rag.store import MetadataStore, SentenceVectors
 from rag.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 1
+FORMAT_VERSION = 2
+"""2: a BM25 index beside the vector index."""
 MANIFEST_NAME = "manifest.json"
 
 
@@ -53,8 +56,24 @@ class ChunkingInfo:
 
 
 @dataclass(frozen=True)
+class LexicalInfo:
+    """How the BM25 index was built; queries are tokenized the same way."""
+
+    language: str
+    stem: bool
+    stopwords: bool
+    titles: bool
+    k1: float
+    b: float
+
+    def tokenizer(self) -> LexicalTokenizer:
+        return LexicalTokenizer(self.language, stem=self.stem, stopwords=self.stopwords)
+
+
+@dataclass(frozen=True)
 class FileInfo:
     name: str
+    """Path relative to the index directory."""
     sha256: str
     bytes: int
 
@@ -69,6 +88,7 @@ class Manifest:
     build_seconds: float
     model: ModelInfo
     chunking: ChunkingInfo
+    lexical: LexicalInfo
     corpus_roots: list[str]
     counts: dict[str, int]
     files: dict[str, FileInfo]
@@ -86,6 +106,7 @@ class Manifest:
             build_seconds=raw["build_seconds"],
             model=ModelInfo(**raw["model"]),
             chunking=ChunkingInfo(**raw["chunking"]),
+            lexical=LexicalInfo(**raw["lexical"]),
             corpus_roots=list(raw["corpus_roots"]),
             counts=dict(raw["counts"]),
             files={key: FileInfo(**value) for key, value in raw["files"].items()},
@@ -112,6 +133,7 @@ class Index:
     directory: Path
     manifest: Manifest
     vectors: VectorIndex
+    lexical: LexicalIndex
     store: MetadataStore
 
     def close(self) -> None:
@@ -153,7 +175,12 @@ def build_index(
         documents.append(document)
         chunks.extend(doc_chunks)
     logger.info("%d documents, %d chunks; embedding", len(documents), len(chunks))
-    vectors = embedder.embed_passages([c.embed_text for c in chunks], progress=progress)
+    sentence_spans = [sentence_spans_of(c, settings.language) for c in chunks]
+    vectors, sentence_vectors = embedder.embed_passages_with_sentences(
+        [c.embed_text for c in chunks],
+        [[c.embed_span(a, b) for a, b in spans] for c, spans in zip(chunks, sentence_spans, strict=True)],
+        progress=progress,
+    )
     chunk_ids = np.arange(1, len(chunks) + 1, dtype=np.int64)
 
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
@@ -162,11 +189,28 @@ def build_index(
     store = MetadataStore(index_dir / store_name)
     try:
         store.add(documents, chunks, chunk_ids.tolist())
+        store.add_sentences(
+            chunk_ids.tolist(),
+            [SentenceVectors(spans, v) for spans, v in zip(sentence_spans, sentence_vectors, strict=True)],
+        )
     finally:
         store.close()
     vector_index = VectorIndex(embedder.dimension)
     vector_index.add(chunk_ids, vectors)
     vector_index.save(index_dir / vectors_name)
+    lexical_info = LexicalInfo(
+        settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
+        settings.bm25_b,
+    )  # fmt: skip
+    titles = {d.doc_id: d.title for d in documents} if settings.bm25_titles else {}
+    lexical_dir = index_dir / f"lexical-{build_id}"
+    LexicalIndex.build(
+        chunk_ids.tolist(),
+        [f"{titles[c.doc_id]}\n{c.text}" if titles.get(c.doc_id) else c.text for c in chunks],
+        lexical_info.tokenizer(),
+        k1=settings.bm25_k1,
+        b=settings.bm25_b,
+    ).save(lexical_dir)
 
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -177,11 +221,16 @@ def build_index(
         chunking=ChunkingInfo(
             settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles
         ),
+        lexical=lexical_info,
         corpus_roots=[str(Path(p).expanduser().resolve()) for p in paths],
         counts={"documents": len(documents), "chunks": len(chunks), "skipped": len(skipped)},
         files={
-            "store": _file_info(index_dir / store_name),
-            "vectors": _file_info(index_dir / vectors_name),
+            "store": _file_info(index_dir, store_name),
+            "vectors": _file_info(index_dir, vectors_name),
+        }
+        | {
+            f"lexical/{path.name}": _file_info(index_dir, f"{lexical_dir.name}/{path.name}")
+            for path in sorted(lexical_dir.iterdir())
         },
         versions=_library_versions(),
     )
@@ -240,8 +289,18 @@ def open_index(index_dir: Path, settings: Settings, *, verify: bool = True) -> I
             f"{index_dir / manifest.files['vectors'].name} holds {len(vectors)} vectors, the manifest says "
             f"{manifest.counts['chunks']}; rebuild the index with rag index"
         )
+    lexical_ids = manifest.files.get("lexical/chunk_ids.npy")
+    if lexical_ids is None:
+        raise IndexCorruptError(f"{index_dir / MANIFEST_NAME} names no BM25 index; rebuild the index with rag index")
+    lexical_dir = index_dir / lexical_ids.name.split("/")[0]
+    lexical = LexicalIndex.load(lexical_dir, manifest.lexical.tokenizer())
+    if len(lexical) != manifest.counts["chunks"]:
+        raise IndexCorruptError(
+            f"{lexical_dir} holds {len(lexical)} passages, the manifest says {manifest.counts['chunks']}; rebuild "
+            "the index with rag index"
+        )
     store = MetadataStore(index_dir / manifest.files["store"].name, read_only=True)
-    return Index(directory=index_dir, manifest=manifest, vectors=vectors, store=store)
+    return Index(directory=index_dir, manifest=manifest, vectors=vectors, lexical=lexical, store=store)
 
 
 def _check_file(path: Path, info: FileInfo, *, verify: bool) -> None:
@@ -265,9 +324,10 @@ def _sha256(path: Path) -> str:
     return digest.hexdigest()
 
 
-def _file_info(path: Path) -> FileInfo:
+def _file_info(index_dir: Path, name: str) -> FileInfo:
+    path = index_dir / name
     _fsync(path)
-    return FileInfo(name=path.name, sha256=_sha256(path), bytes=path.stat().st_size)
+    return FileInfo(name=name, sha256=_sha256(path), bytes=path.stat().st_size)
 
 
 def _fsync(path: Path) -> None:
@@ -289,15 +349,19 @@ def _write_manifest(index_dir: Path, manifest: Manifest) -> None:
 
 def _remove_unreferenced(index_dir: Path, manifest: Manifest) -> None:
     """Delete files of earlier builds (open readers keep their handles on POSIX)."""
-    keep = {info.name for info in manifest.files.values()}
+    keep = {info.name.split("/")[0] for info in manifest.files.values()}
     for path in index_dir.iterdir():
-        if path.is_file() and path.name.startswith(("chunks-", "vectors-")) and path.name not in keep:
+        if path.name in keep or not path.name.startswith(("chunks-", "vectors-", "lexical-")):
+            continue
+        if path.is_dir():
+            shutil.rmtree(path, ignore_errors=True)
+        else:
             path.unlink(missing_ok=True)
 
 
 def _library_versions() -> dict[str, str]:
     versions = {}
-    for package in ("rag-search", "faiss-cpu", "sentence-transformers", "torch", "transformers"):
+    for package in ("rag-search", "faiss-cpu", "sentence-transformers", "torch", "transformers", "bm25s"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

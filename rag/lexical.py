@@ -18,6 +18,7 @@ import Stemmer
 from bm25s import stopwords as bm25s_stopwords
 
 logger = logging.getLogger(__name__)
+logging.getLogger("bm25s").setLevel(logging.NOTSET)  # bm25s pins itself to DEBUG; let the application decide
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")

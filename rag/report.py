@@ -24,6 +24,30 @@ def format_table(report: EvalReport) -> str:
     return "\n".join(lines)
 
 
+def format_variants(reports: list[EvalReport], versus_first: list[MeasureComparison | None]) -> str:
+    """Several variants scored on the same data: one row each, and the paired test of each against the first."""
+    first = reports[0]
+    split = f", split {first.split}" if first.split else ""
+    measures = list(first.measures)
+    width = max(len(r.settings.get("mode", "")) for r in reports) + 2
+    header = f"{'mode':<{width}}" + "".join(f"{m:>{max(len(m), 7) + 2}}" for m in measures) + f"{'q/s':>8}"
+    lines = [f"{first.dataset} ({first.kind}{split}): {first.timing.queries} queries, index {_counts(first)}", ""]
+    lines += [header, "-" * len(header)]
+    for report in reports:
+        values = "".join(f"{report.measures.get(m, float('nan')):>{max(len(m), 7) + 2}.4f}" for m in measures)
+        lines.append(f"{report.settings.get('mode', ''):<{width}}{values}{report.timing.queries_per_second:>8.1f}")
+    tests = [(r, c) for r, c in zip(reports, versus_first, strict=True) if c is not None]
+    if tests:
+        lines.append("")
+        for report, row in tests:
+            p = "n/a" if row.p_value is None else f"{row.p_value:.4f}"
+            lines.append(
+                f"{report.settings.get('mode')} vs {first.settings.get('mode')}: {row.measure} "
+                f"{row.difference:+.4f}, paired t-test p = {p}"
+            )
+    return "\n".join(lines)
+
+
 def format_comparison(a_name: str, b_name: str, rows: list[MeasureComparison]) -> str:
     """Two evaluations side by side with the difference and the paired t-test p-value."""
     width = max([len(r.measure) for r in rows] + [7])

@@ -1,6 +1,8 @@
 """Search: questions in, ranked passages with verifiable citations out.
 
-The single-question call is the batch call: ``search(q)`` is ``search_batch([q])[0]``.
+A question goes: retrieve chunk candidates (dense vectors, BM25, or both fused) -> optionally rerank them with a
+cross-encoder -> drop passages that overlap a better one of the same document -> mark each passage's answering
+sentence. The single-question call is the batch call: ``search(q)`` is ``search_batch([q])[0]``.
 """
 
 from __future__ import annotations
@@ -19,7 +21,10 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
+from rag.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.highlight import Span, best_sentence
 from rag.index import Index, open_index
+from rag.rerank import Reranker
 from rag.settings import Settings
 from rag.store import StoredChunk
 
@@ -27,6 +32,7 @@ logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 100
+MODES = ("dense", "bm25", "hybrid")
 
 
 @dataclass(frozen=True)
@@ -50,6 +56,8 @@ class Hit:
     score: float
     text: str
     citation: Citation
+    highlight: Span | None = None
+    """The sentence of ``text`` most similar to the question, in the source's coordinates (like the citation)."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)
@@ -101,10 +109,16 @@ def validate_top_k(k: int) -> int:
     return k
 
 
-class Searcher:
-    """Answers questions from one opened index with one loaded model."""
+def validate_mode(mode: str) -> str:
+    if mode not in MODES:
+        raise InvalidQueryError(f"unknown retrieval mode {mode!r}; choose one of {', '.join(MODES)}")
+    return mode
 
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings) -> None:
+
+class Searcher:
+    """Answers questions from one opened index with one loaded model (and a cross-encoder, when configured)."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None) -> None:
         if embedder.dimension != index.manifest.model.dimension:
             raise IndexMismatchError(
                 f"model {embedder.name!r} makes {embedder.dimension}-dimensional vectors, the index holds "
@@ -113,15 +127,17 @@ class Searcher:
         self.index = index
         self.embedder = embedder
         self.settings = settings
+        self.reranker = reranker
         self._chunk_docs: dict[int, str] | None = None
 
     @classmethod
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
-        """Open the index (checked against the settings) and load its model once."""
+        """Open the index (checked against the settings) and load its models once."""
         faiss.omp_set_num_threads(settings.faiss_threads)
         index = open_index(Path(index_dir or settings.index_dir), settings)
         embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
-        return cls(index, embedder, settings)
+        reranker = Reranker(settings.reranker, device=settings.device) if settings.reranker else None
+        return cls(index, embedder, settings, reranker)
 
     def __enter__(self) -> Searcher:
         return self
@@ -132,50 +148,129 @@ class Searcher:
     def close(self) -> None:
         self.index.close()
 
-    def search(self, query: str, k: int | None = None, filters: SearchFilters | None = None) -> list[Hit]:
+    def search(
+        self,
+        query: str,
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        mode: str | None = None,
+        rerank: bool | None = None,
+    ) -> list[Hit]:
         """Top-``k`` passages for one question."""
-        return self.search_batch([query], k, filters)[0]
+        return self.search_batch([query], k, filters, mode=mode, rerank=rerank)[0]
 
     def search_batch(
-        self, queries: Sequence[str], k: int | None = None, filters: SearchFilters | None = None
+        self,
+        queries: Sequence[str],
+        k: int | None = None,
+        filters: SearchFilters | None = None,
+        *,
+        mode: str | None = None,
+        rerank: bool | None = None,
     ) -> list[list[Hit]]:
-        """Top-``k`` passages for each question, best first; equal scores are ordered by chunk id."""
+        """Top-``k`` passages for each question, best first, none overlapping another of the same document.
+
+        ``mode`` is ``dense``, ``bm25`` or ``hybrid`` (default: the setting); ``rerank`` defaults to whether a
+        cross-encoder is configured. Equal scores are ordered by chunk id."""
         k = validate_top_k(k if k is not None else self.settings.top_k)
+        mode = validate_mode(mode or self.settings.mode)
+        rerank = self._check_rerank(rerank)
         cleaned = [validate_query(q) for q in queries]
         if not cleaned:
             return []
         allowed = None if filters is None or filters.is_empty else self._allowed_chunk_ids(filters)
         if allowed is not None and allowed.size == 0:
             return [[] for _ in cleaned]
-        scores, ids = self.index.vectors.search(self.embedder.embed_queries(cleaned), k, allowed)
-        stored = self.index.store.chunks(int(i) for i in ids.ravel() if i >= 0)
-        results = []
-        for row_scores, row_ids in zip(scores, ids, strict=True):
-            ranked = [(float(s), int(i)) for s, i in zip(row_scores, row_ids, strict=True) if int(i) in stored]
-            results.append([_hit(rank, score, stored[cid]) for rank, (score, cid) in enumerate(ranked, start=1)])
-        return results
+        vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" or self.settings.highlight else None
+        depth = min(len(self.index.vectors), max(3 * k, self.settings.fusion_depth if mode == "hybrid" else 0))
+        rankings = self._rank_chunks(cleaned, vectors, mode, max(depth, 1), allowed)
+        if rerank:
+            rankings = self._rerank(cleaned, rankings, max(self.settings.rerank_depth, 2 * k))
+        stored = self.index.store.chunks(int(i) for r in rankings for i in r.ids)
+        kept = [_without_overlaps(ranking, stored, k) for ranking in rankings]
+        spans: list[list[Span | None]] = [[None] * len(row) for row in kept]
+        if self.settings.highlight and vectors is not None:
+            sentences = self.index.store.sentences(cid for row in kept for cid, _ in row)
+            spans = [
+                [best_sentence(vector, sentences[cid]) if cid in sentences else None for cid, _ in row]
+                for vector, row in zip(vectors, kept, strict=True)
+            ]
+        return [
+            [
+                _hit(rank, score, stored[cid], span)
+                for rank, ((cid, score), span) in enumerate(zip(row, row_spans, strict=True), start=1)
+            ]
+            for row, row_spans in zip(kept, spans, strict=True)
+        ]
 
-    def rank_documents(self, queries: Sequence[str], k: int) -> list[list[tuple[str, float]]]:
+    def rank_documents(
+        self, queries: Sequence[str], k: int, *, mode: str | None = None, rerank: bool | None = None
+    ) -> list[list[tuple[str, float]]]:
         """The top-``k`` documents per query, a document scoring as its best chunk (for IR evaluation).
 
         Chunks are fetched deep enough to yield ``k`` distinct documents (or the whole index)."""
+        mode = validate_mode(mode or self.settings.mode)
+        rerank = self._check_rerank(rerank)
         cleaned = [validate_query(q) for q in queries]
         if not cleaned:
             return []
         if self._chunk_docs is None:
             self._chunk_docs = self.index.store.chunk_doc_ids()
-        vectors = self.embedder.embed_queries(cleaned)
+        vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" else None
         total = len(self.index.vectors)
-        depth = min(total, 4 * k)
+        depth = min(total, max(4 * k, self.settings.fusion_depth if mode == "hybrid" else 0))
         while True:
-            scores, ids = self.index.vectors.search(vectors, max(depth, 1))
-            rankings = [
-                _best_per_document(row_scores, row_ids, self._chunk_docs, k)
-                for row_scores, row_ids in zip(scores, ids, strict=True)
-            ]
-            if depth >= total or all(len(r) == k for r in rankings):
-                return rankings
+            rankings = self._rank_chunks(cleaned, vectors, mode, max(depth, 1), None)
+            if rerank:
+                rankings = self._rerank(cleaned, rankings, self.settings.rerank_depth, keep_tail=True)
+            documents = [_best_per_document(r, self._chunk_docs, k) for r in rankings]
+            if depth >= total or all(len(d) == k for d in documents):
+                return documents
             depth = min(total, depth * 2)
+
+    def _rank_chunks(
+        self, queries: list[str], vectors: np.ndarray | None, mode: str, depth: int, allowed: np.ndarray | None
+    ) -> list[Ranking]:
+        dense = lexical = None
+        if mode in ("dense", "hybrid"):
+            assert vectors is not None
+            scores, ids = self.index.vectors.search(vectors, depth, allowed)
+            dense = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
+        if mode in ("bm25", "hybrid"):
+            scores, ids = self.index.lexical.search(queries, depth, allowed)
+            lexical = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
+        if dense is None or lexical is None:
+            return dense or lexical or []
+        if self.settings.fusion == "rrf":
+            return [reciprocal_rank_fusion([d, b], self.settings.rrf_k) for d, b in zip(dense, lexical, strict=True)]
+        weight = self.settings.fusion_dense_weight
+        return [min_max_fusion(d, b, weight) for d, b in zip(dense, lexical, strict=True)]
+
+    def _check_rerank(self, rerank: bool | None) -> bool:
+        if rerank and self.reranker is None:
+            raise InvalidQueryError(
+                "reranking needs a cross-encoder: set RAG_RERANKER to a local CrossEncoder folder (see README)"
+            )
+        return self.reranker is not None if rerank is None else rerank
+
+    def _rerank(self, queries: list[str], rankings: list[Ranking], n: int, *, keep_tail: bool = False) -> list[Ranking]:
+        """The first ``n`` candidates rescored by the cross-encoder; with ``keep_tail`` the rest follow in their
+        order with scores below the reranked ones (so deep document rankings stay complete)."""
+        assert self.reranker is not None
+        texts = self.index.store.chunks(int(i) for r in rankings for i in r.ids[:n])
+        reranked = []
+        for query, ranking in zip(queries, rankings, strict=True):
+            head = ranking.head(n)
+            scores = self.reranker.score(query, [texts[int(i)].text for i in head.ids])
+            result = Ranking.from_scores(dict(zip(head.ids.tolist(), scores.tolist(), strict=True)))
+            if keep_tail and len(ranking) > n:
+                floor = float(scores.min()) - 1.0
+                tail = ranking.ids[n:]
+                tail_scores = floor - np.arange(len(tail)) / len(tail)
+                result = Ranking(np.concatenate([result.ids, tail]), np.concatenate([result.scores, tail_scores]))
+            reranked.append(result)
+        return reranked
 
     def _allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
         doc_ids = None
@@ -193,13 +288,30 @@ class Searcher:
         return np.asarray(ids, dtype=np.int64)
 
 
-def _best_per_document(
-    scores: np.ndarray, ids: np.ndarray, chunk_docs: dict[int, str], k: int
-) -> list[tuple[str, float]]:
+def _without_overlaps(ranking: Ranking, stored: dict[int, StoredChunk], k: int) -> list[tuple[int, float]]:
+    """The best ``k`` candidates, skipping any that shares text with a better one of the same document (overlapping
+    chunks would show the same sentence twice)."""
+    kept: list[tuple[int, float]] = []
+    spans: dict[str, list[tuple[int, int]]] = {}
+    for chunk_id, score in zip(ranking.ids.tolist(), ranking.scores.tolist(), strict=True):
+        chunk = stored.get(chunk_id)
+        if chunk is None:
+            continue
+        taken = spans.setdefault(chunk.doc_id, [])
+        if any(chunk.start < end and start < chunk.end for start, end in taken):
+            continue
+        taken.append((chunk.start, chunk.end))
+        kept.append((chunk_id, score))
+        if len(kept) == k:
+            break
+    return kept
+
+
+def _best_per_document(ranking: Ranking, chunk_docs: dict[int, str], k: int) -> list[tuple[str, float]]:
     """Documents in order of their best chunk, at most ``k``; chunks arrive best first."""
     best: dict[str, float] = {}
-    for score, chunk_id in zip(scores, ids, strict=True):
-        doc_id = chunk_docs.get(int(chunk_id))
+    for chunk_id, score in zip(ranking.ids.tolist(), ranking.scores.tolist(), strict=True):
+        doc_id = chunk_docs.get(chunk_id)
         if doc_id is not None and doc_id not in best:
             best[doc_id] = float(score)
             if len(best) == k:
@@ -207,7 +319,7 @@ def _best_per_document(
     return list(best.items())
 
 
-def _hit(rank: int, score: float, chunk: StoredChunk) -> Hit:
+def _hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None = None) -> Hit:
     return Hit(
         rank=rank,
         score=round(score, 6),
@@ -221,4 +333,5 @@ def _hit(rank: int, score: float, chunk: StoredChunk) -> Hit:
             date=chunk.date,
             doc_id=chunk.doc_id,
         ),
+        highlight=highlight,
     )

@@ -6,6 +6,7 @@ Build it at the edges (CLI entry, app lifespan) and pass it down; library code n
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -32,6 +33,29 @@ class Settings(BaseSettings):
     embed_titles: bool = Field(
         True, description="Prepend a document's title to the text that is embedded (never to the text shown)."
     )
+    mode: Literal["dense", "bm25", "hybrid"] = Field(
+        "hybrid", description="Retrieval mode: dense vectors, BM25, or both fused (measured best, see README)."
+    )
+    fusion: Literal["minmax", "rrf"] = Field(
+        "minmax",
+        description="How hybrid fuses the two lists: a weighted sum of min-max normalised scores, or reciprocal "
+        "rank fusion.",
+    )
+    fusion_dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense scores in minmax fusion.")
+    rrf_k: int = Field(60, ge=1, description="The constant k of reciprocal rank fusion, 1 / (k + rank).")
+    fusion_depth: int = Field(100, ge=1, description="Passages each retriever contributes to hybrid fusion.")
+    bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation (fixed at index time).")
+    bm25_b: float = Field(0.4, ge=0.0, le=1.0, description="BM25 length normalisation (fixed at index time).")
+    bm25_stem: bool = Field(True, description="Stem BM25 terms with the Snowball stemmer of `language`.")
+    bm25_stopwords: bool = Field(True, description="Drop the stop words of `language` from BM25 terms.")
+    bm25_titles: bool = Field(True, description="Index a document's title with each of its passages in BM25.")
+    reranker: str | None = Field(
+        None,
+        description="Cross-encoder (local folder or cached model name) that reranks the top candidates; off when "
+        "unset, since no PyPI package ships one.",
+    )
+    rerank_depth: int = Field(30, ge=1, le=200, description="Candidates the cross-encoder rescores per question.")
+    highlight: bool = Field(True, description="Mark the sentence of each passage most similar to the question.")
     batch_size: int = Field(32, ge=1, description="Embedding batch size.")
     top_k: int = Field(5, ge=1, le=100, description="Default number of passages returned.")
     faiss_threads: int = Field(
@@ -46,9 +70,9 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address rag serve listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")
 
-    @field_validator("api_key", mode="before")
+    @field_validator("api_key", "reranker", mode="before")
     @classmethod
-    def _empty_key_is_no_key(cls, value: object) -> object:
+    def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
 
     @model_validator(mode="after")

@@ -6,10 +6,13 @@ The schema is built by ordered migration functions recorded in ``PRAGMA user_ver
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
 
 from rag.chunking import Chunk
 from rag.loading import Document
@@ -29,6 +32,14 @@ class StoredChunk:
     text: str
     date: str | None
     title: str | None
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """The sentences of one chunk: spans in the source's coordinates and one normalised vector per sentence."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray
 
 
 @dataclass(frozen=True)
@@ -81,7 +92,19 @@ def _migration_1(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1]
+def _migration_2(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        CREATE TABLE sentences (
+            chunk_id INTEGER PRIMARY KEY REFERENCES chunks(chunk_id) ON DELETE CASCADE,
+            spans    TEXT NOT NULL,
+            vectors  BLOB NOT NULL
+        );
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
 
 
 class MetadataStore:
@@ -120,6 +143,32 @@ class MetadataStore:
                     for cid, c in zip(chunk_ids, chunks, strict=True)
                 ],
             )
+
+    def add_sentences(self, chunk_ids: Sequence[int], sentences: Sequence[SentenceVectors]) -> None:
+        """Store each chunk's sentence spans and vectors (float16: a highlight needs ranking, not precision)."""
+        with self.db:
+            self.db.executemany(
+                "INSERT INTO sentences VALUES (?, ?, ?)",
+                [
+                    (cid, json.dumps(s.spans), np.asarray(s.vectors, dtype=np.float16).tobytes())
+                    for cid, s in zip(chunk_ids, sentences, strict=True)
+                ],
+            )
+
+    def sentences(self, chunk_ids: Iterable[int]) -> dict[int, SentenceVectors]:
+        """Sentence spans and vectors of these chunks (chunks stored without them are absent)."""
+        ids = sorted({int(i) for i in chunk_ids})
+        found: dict[int, SentenceVectors] = {}
+        for batch_start in range(0, len(ids), 500):
+            batch = ids[batch_start : batch_start + 500]
+            placeholders = ",".join("?" * len(batch))
+            for chunk_id, spans, blob in self.db.execute(
+                f"SELECT chunk_id, spans, vectors FROM sentences WHERE chunk_id IN ({placeholders})", batch
+            ):
+                pairs = [(int(a), int(b)) for a, b in json.loads(spans)]
+                vectors = np.frombuffer(blob, dtype=np.float16).reshape(len(pairs), -1).astype(np.float32)
+                found[chunk_id] = SentenceVectors(pairs, vectors)
+        return found
 
     def chunks(self, chunk_ids: Iterable[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids (missing ids are absent from the result)."""

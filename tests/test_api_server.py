@@ -37,6 +37,7 @@ def test_health_and_ready(client: httpx.Client, seed_index) -> None:
     assert ready["chunks"] == seed_index.chunks and ready["documents"] == 5
     assert ready["index_build_id"] == seed_index.manifest.build_id
     assert ready["index_built_at"] == seed_index.manifest.created_at
+    assert ready["mode"] == "hybrid" and ready["reranker"] is None
 
 
 def test_every_dev_question_over_http_keeps_the_citation_contract(client: httpx.Client, server) -> None:
@@ -92,6 +93,9 @@ def test_filters_restrict_results(client: httpx.Client) -> None:
         ("GET", "/search", None, 422),
         ("GET", "/search?q=ok&k=1000", None, 422),
         ("GET", "/search?q=%20", None, 422),
+        ("GET", "/search?q=ok&mode=semantic", None, 422),
+        ("POST", "/search", {"query": "ok", "mode": "fuzzy"}, 422),
+        ("POST", "/search", {"query": "ok", "rerank": True}, 422),
         ("POST", "/v1/chat/completions", {"messages": []}, 422),
         ("POST", "/v1/chat/completions", {"messages": [{"role": "system", "content": "hi"}]}, 422),
         ("POST", "/web-search", {"query": "", "count": 3}, 422),
@@ -170,3 +174,23 @@ def test_chat_completion_raw_stream_ends_with_done(client: httpx.Client) -> None
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert len(chunks[0]["citations"]) == 5
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
+
+
+def test_modes_over_http_return_highlighted_sentences(client: httpx.Client) -> None:
+    # d02 paraphrases the sentence that holds its answer: BM25 finds it first, dense retrieval does not.
+    (question,) = [q for q in read_questions(DEV_QUESTIONS) if q.id == "d02"]
+    by_mode = {}
+    for mode in ("dense", "bm25", "hybrid"):
+        response = client.post("/search", json={"query": question.question, "top_k": 3, "mode": mode})
+        assert response.status_code == 200, response.text
+        by_mode[mode] = response.json()["results"]
+        for result in by_mode[mode]:
+            cite, mark = result["citation"], result["highlight"]
+            assert cite["start"] <= mark["start"] < mark["end"] <= cite["end"]
+    assert by_mode["bm25"] != by_mode["dense"]
+    again = client.get("/search", params={"q": question.question, "k": 3, "mode": "bm25"}).json()["results"]
+    assert again == by_mode["bm25"]
+    top = by_mode["bm25"][0]
+    offset = top["citation"]["start"]
+    sentence = top["text"][top["highlight"]["start"] - offset : top["highlight"]["end"] - offset]
+    assert any(answer in sentence for answer in question.answers)

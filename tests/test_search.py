@@ -50,9 +50,10 @@ def test_every_result_of_every_dev_question_satisfies_the_citation_contract(seed
 def test_result_shape_and_metadata(seed_searcher) -> None:
     (hit, *_) = seed_searcher.search("In which city did the embassy hold the 2023 Victory Day event?", 3)
     record = hit.to_dict()
-    assert set(record) == {"rank", "score", "text", "citation"}
+    assert set(record) == {"rank", "score", "text", "citation", "highlight"}
+    assert set(record["highlight"]) == {"start", "end"}
     assert set(record["citation"]) == {"source", "start", "end", "line_start", "line_end", "date", "doc_id"}
-    assert record["rank"] == 1 and 0 < record["score"] <= 1
+    assert record["rank"] == 1 and 0 < record["score"] <= 1  # hybrid: a weighted sum of scores scaled to 0..1
     dated = {d.doc_id: d.date for d in seed_searcher.index.store.documents()}
     assert record["citation"]["date"] == dated[record["citation"]["doc_id"]]
     assert Path(record["citation"]["source"]).is_absolute()  # the test corpus lies outside the working directory

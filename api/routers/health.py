@@ -25,4 +25,6 @@ def ready(searcher: SearcherDep) -> ReadyOut:
         chunks=manifest.counts["chunks"],
         index_build_id=manifest.build_id,
         index_built_at=manifest.created_at,
+        mode=searcher.settings.mode,
+        reranker=searcher.reranker.name if searcher.reranker else None,
     )

@@ -9,16 +9,23 @@ from typing import Annotated
 from fastapi import APIRouter, Query
 
 from api.dependencies import SearcherDep
-from api.schemas import Filters, SearchRequest, SearchResponse
+from api.schemas import Filters, Mode, SearchRequest, SearchResponse
 from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, SearchFilters
 
 router = APIRouter(tags=["search"])
 
 
-def run_search(searcher: SearcherDep, query: str, top_k: int, filters: Filters | None) -> SearchResponse:
+def run_search(
+    searcher: SearcherDep,
+    query: str,
+    top_k: int,
+    filters: Filters | None,
+    mode: str | None = None,
+    rerank: bool | None = None,
+) -> SearchResponse:
     started = time.perf_counter()
     search_filters = SearchFilters(**filters.model_dump()) if filters else None
-    hits = searcher.search(query, top_k, search_filters)
+    hits = searcher.search(query, top_k, search_filters, mode=mode, rerank=rerank)
     took_ms = (time.perf_counter() - started) * 1000
     return SearchResponse(query=query, results=hits, took_ms=round(took_ms, 2))
 
@@ -26,7 +33,7 @@ def run_search(searcher: SearcherDep, query: str, top_k: int, filters: Filters |
 @router.post("/search", response_model=SearchResponse)
 def search(request: SearchRequest, searcher: SearcherDep) -> SearchResponse:
     """The passages that best answer ``query``, optionally restricted by source glob and date range."""
-    return run_search(searcher, request.query, request.top_k, request.filters)
+    return run_search(searcher, request.query, request.top_k, request.filters, request.mode, request.rerank)
 
 
 @router.get("/search", response_model=SearchResponse)
@@ -37,7 +44,9 @@ def search_get(
     source: Annotated[str | None, Query(max_length=1000, description="Glob on the source path.")] = None,
     date_from: date | None = None,
     date_to: date | None = None,
+    mode: Annotated[Mode | None, Query(description="dense, bm25 or hybrid.")] = None,
+    rerank: bool | None = None,
 ) -> SearchResponse:
     """The same as POST /search, for a browser or curl."""
     filters = Filters(source=source, date_from=date_from, date_to=date_to)
-    return run_search(searcher, q, k, filters)
+    return run_search(searcher, q, k, filters, mode, rerank)
