@@ -19,7 +19,7 @@ from pathlib import Path
 from rag.batch import read_questions
 from rag.datasets import BeirDataset, load_beir
 from rag.embedding import Embedder
-from rag.evaluation import evaluate_beir, evaluate_questions
+from rag.evaluation import Variant, evaluate_beir, evaluate_questions
 from rag.index import build_index, open_index
 from rag.search import Searcher
 from rag.settings import Settings
@@ -46,8 +46,10 @@ def main() -> None:
     parser.add_argument("--beir", type=Path, default=None, help="also score a sample of this BEIR folder")
     parser.add_argument("--split", default="train")
     parser.add_argument("--distractors", type=int, default=1100)
+    parser.add_argument("--mode", default="dense", help="retrieval variant scored (the README table: dense)")
     args = parser.parse_args()
     questions = read_questions(args.questions)
+    variant = Variant.parse(args.mode)
     base = Settings()
     embedder = Embedder(base.model)
     with tempfile.TemporaryDirectory() as tmp:
@@ -61,13 +63,15 @@ def main() -> None:
             index_dir = Path(tmp) / f"seeds-{tokens}-{overlap}"
             built = build_index([args.corpus], settings, index_dir=index_dir, embedder=embedder)
             with Searcher(open_index(index_dir, settings), embedder, settings) as searcher:
-                m = evaluate_questions(questions, searcher, name=args.questions.name, k=10).measures
+                m = evaluate_questions(questions, searcher, name=args.questions.name, k=10, variant=variant).measures
             row = (
                 f"{tokens:>6} {overlap:>7} {built.chunks:>6} {m['answer_recall@1']:>5.2f} "
                 f"{m['answer_recall@3']:>5.2f} {m['answer_recall@5']:>5.2f} {m['answer_MRR']:>5.2f}"
             )
             if beir:
-                report, _ = evaluate_beir(beir, settings, index_root=Path(tmp), embedder=embedder)
+                ((report, _),) = evaluate_beir(
+                    beir, settings, index_root=Path(tmp), variants=[variant], embedder=embedder
+                )
                 b, chunks = report.measures, report.index_counts["chunks"]
                 row += f" {chunks:>11} {b['nDCG@10']:>7.3f} {b['R@100']:>6.3f} {b['MRR@10']:>6.3f}"
             print(row, flush=True)

@@ -3,7 +3,8 @@
 Usage: python benchmarks/index_and_search.py [--generated-docs 400] [--queries 200]
 
 Prints, per corpus: documents, chunks, build time (model already loaded), documents/s and chunks/s, then the
-median and p95 latency of single ``Searcher.search`` calls (embedding the question + FAISS + metadata lookup).
+median and p95 latency of single ``Searcher.search`` calls in each mode (embedding the question, FAISS and/or
+BM25, fusion, overlap removal, highlight, metadata lookup).
 """
 
 from __future__ import annotations
@@ -50,19 +51,24 @@ def measure(name: str, corpus: Path, settings: Settings, embedder: Embedder, que
         started = time.perf_counter()
         report = build_index([corpus], settings, index_dir=Path(tmp), embedder=embedder)
         seconds = time.perf_counter() - started
-        searcher = Searcher(open_index(Path(tmp), settings), embedder, settings)
-        searcher.search(questions[0])  # warm-up
-        latencies = []
-        for i in range(n):
-            started = time.perf_counter()
-            searcher.search(questions[i % len(questions)], settings.top_k)
-            latencies.append((time.perf_counter() - started) * 1000)
-        searcher.close()
+        latencies: dict[str, list[float]] = {}
+        with Searcher(open_index(Path(tmp), settings), embedder, settings) as searcher:
+            searcher.search(questions[0])  # warm-up
+            for mode in ("dense", "bm25", "hybrid"):
+                latencies[mode] = []
+                for i in range(n):
+                    started = time.perf_counter()
+                    searcher.search(questions[i % len(questions)], settings.top_k, mode=mode)
+                    latencies[mode].append((time.perf_counter() - started) * 1000)
     print(
         f"{name:<10} docs={report.documents:<5} chunks={report.chunks:<6} build={seconds:6.1f}s "
-        f"docs/s={report.documents / seconds:7.1f} chunks/s={report.chunks / seconds:6.1f} "
-        f"search median={statistics.median(latencies):5.1f}ms p95={percentile(latencies, 0.95):5.1f}ms (n={n})"
+        f"docs/s={report.documents / seconds:7.1f} chunks/s={report.chunks / seconds:6.1f}"
     )
+    for mode, values in latencies.items():
+        print(
+            f"{'':<10} search {mode:<6} median={statistics.median(values):5.1f}ms "
+            f"p95={percentile(values, 0.95):5.1f}ms (n={n}, k={settings.top_k}, with highlight)"
+        )
 
 
 def main() -> None:

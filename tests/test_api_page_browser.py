@@ -65,6 +65,9 @@ def test_question_shows_the_answer_with_its_citation(browser, server: RunningSer
     assert item.find_element(By.CSS_SELECTOR, ".score").text == f"score {expected['score']:.3f}"
     marked = {m.text.lower() for m in passage.find_elements(By.TAG_NAME, "mark")}
     assert {"women", "children", "khojaly"} <= marked
+    offset, mark = cite["start"], expected["highlight"]
+    sentence = expected["text"][mark["start"] - offset : mark["end"] - offset]
+    assert passage.find_element(By.CSS_SELECTOR, ".answer").get_attribute("textContent") == sentence
 
     item.find_element(By.CSS_SELECTOR, "a.context").click()
     WebDriverWait(browser, 10).until(lambda d: len(d.window_handles) == 2)
