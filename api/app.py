@@ -12,6 +12,7 @@ from fastapi import FastAPI
 
 from api.auth import ApiKeyMiddleware
 from api.errors import install_error_handlers
+from api.reload import IndexReloader
 from api.routers import chat, documents, health, page, search, web_search
 from rag.search import Searcher
 from rag.settings import Settings
@@ -31,11 +32,15 @@ def create_app(
         app.state.settings = settings
         app.state.searcher = searcher or Searcher.open(settings, index_dir)
         logger.info("serving index %s", app.state.searcher.index.manifest.build_id)
+        reloader = IndexReloader(app, settings.reload_interval) if settings.reload_interval > 0 else None
+        app.state.reloader = reloader
+        if reloader:
+            reloader.start()
         try:
             yield
         finally:
-            if searcher is None:
-                app.state.searcher.close()
+            if reloader:
+                reloader.stop()
 
     app = FastAPI(
         title="rag",

@@ -81,6 +81,7 @@ class ReadyOut(BaseModel):
     index_built_at: str
     mode: str
     reranker: str | None
+    reload_error: str | None = Field(None, description="Why the newest build on disk is not served, if it is not.")
 
 
 class WebSearchRequest(BaseModel):

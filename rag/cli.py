@@ -72,17 +72,50 @@ rerank_option = click.option(
 @main.command("index")
 @click.argument("paths", nargs=-1, type=click.Path(path_type=Path))
 @index_option
+@click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating (cached vectors are reused).")
+@click.option("--watch", is_flag=True, help="Keep running and update the index whenever the files change.")
 @click.pass_obj
 @_fail_cleanly
-def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path | None) -> None:
-    """Index folders of .txt/.md files or BEIR corpus.jsonl files (default: seeds/ into vectors/)."""
+def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path | None, full: bool, watch: bool) -> None:
+    """Index folders of .txt/.md files or BEIR corpus.jsonl files (default: seeds/ into vectors/).
+
+    Incremental: only new and changed files are embedded, deleted files leave the index."""
     from rag.index import build_index
 
-    report = build_index(list(paths or settings.corpus), settings, index_dir=index_dir, progress=_progress())
-    click.echo(
-        f"Indexed {report.documents} documents into {report.index_dir}/: {report.chunks} chunks "
-        f"in {report.seconds:.1f} s ({report.chunks / max(report.seconds, 1e-9):.1f} chunks/s)"
-    )
+    roots = list(paths or settings.corpus)
+    if watch:
+        from rag.watch import watch_and_sync
+
+        click.echo(f"Watching {', '.join(map(str, roots))} (Ctrl-C to stop)", err=True)
+        watch_and_sync(
+            roots,
+            settings,
+            index_dir=index_dir,
+            on_update=_echo_build,
+            on_error=lambda exc: click.echo(f"Error: {exc}", err=True),
+        )
+        return
+    _echo_build(build_index(roots, settings, index_dir=index_dir, progress=_progress(), full=full))
+
+
+def _echo_build(report: Any) -> None:
+    if not report.changed:
+        click.echo(
+            f"Index in {report.index_dir}/ is up to date: {report.documents} documents, {report.chunks} chunks "
+            f"({report.unchanged} files unchanged, checked in {report.seconds:.1f} s)"
+        )
+    else:
+        click.echo(
+            f"Indexed {report.documents} documents into {report.index_dir}/: {report.chunks} chunks "
+            f"in {report.seconds:.1f} s ({report.chunks / max(report.seconds, 1e-9):.1f} chunks/s)"
+        )
+        click.echo(
+            f"Files: {report.added} added, {report.updated} updated, {report.removed} removed, "
+            f"{report.unchanged} unchanged; passages embedded: {report.embedded}"
+            + ("" if report.rebuilt else " (previous build updated)")
+        )
+    for source in report.kept:
+        click.echo(f"Kept the previous version of {source}: it cannot be read now")
     if report.skipped:
         click.echo(f"Skipped {len(report.skipped)}:")
         for skipped in report.skipped:

@@ -27,6 +27,10 @@ class IndexCorruptError(RagError):
     """A file of the index is missing, truncated or does not match its recorded checksum."""
 
 
+class IndexLockedError(RagError):
+    """Another process is writing this index (one writer at a time)."""
+
+
 class NoDocumentsError(RagError):
     """Nothing indexable was found in the given paths."""
 

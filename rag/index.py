@@ -9,13 +9,17 @@ use and the files against their checksums, and says what to do when they disagre
 
 from __future__ import annotations
 
+import fcntl
 import hashlib
 import json
 import logging
 import os
 import shutil
+import sqlite3
 import time
 import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -26,9 +30,17 @@ import numpy as np
 
 from rag.chunking import Chunk, Chunker, sentence_spans_of
 from rag.embedding import Embedder
-from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, NoDocumentsError
+from rag.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
+from rag.errors import (
+    IndexCorruptError,
+    IndexLockedError,
+    IndexMismatchError,
+    IndexNotFoundError,
+    NoDocumentsError,
+    RagError,
+)
 from rag.lexical import LexicalIndex, LexicalTokenizer
-from rag.loading import Document, SkippedFile, load_corpus
+from rag.loading import Document, SkippedFile, file_doc_id, load_corpus
 from rag.settings import Settings
 from rag.store import MetadataStore, SentenceVectors
 from rag.vector_index import VectorIndex
@@ -38,6 +50,7 @@ logger = logging.getLogger(__name__)
 FORMAT_VERSION = 2
 """2: a BM25 index beside the vector index."""
 MANIFEST_NAME = "manifest.json"
+LOCK_NAME = "index.lock"
 
 
 @dataclass(frozen=True)
@@ -124,11 +137,23 @@ class BuildReport:
     skipped: list[SkippedFile]
     seconds: float
     manifest: Manifest
+    added: int = 0
+    updated: int = 0
+    removed: int = 0
+    unchanged: int = 0
+    kept: list[str] = field(default_factory=list)
+    """Sources indexed before that cannot be read now: their previous version stays in the index."""
+    embedded: int = 0
+    """Passages the model embedded in this run (the rest came from the embedding cache)."""
+    rebuilt: bool = True
+    """False when the previous build was updated in place of a full rebuild."""
+    changed: bool = True
+    """False when nothing changed: no new build was written."""
 
 
 @dataclass
 class Index:
-    """An opened index: its manifest, vector index and metadata store (the model is loaded separately)."""
+    """An opened index: its manifest, vector index, BM25 index and metadata store (the model is loaded separately)."""
 
     directory: Path
     manifest: Manifest
@@ -140,6 +165,31 @@ class Index:
         self.store.close()
 
 
+@contextmanager
+def writer_lock(index_dir: Path) -> Iterator[None]:
+    """One writer per index at a time (an advisory ``flock`` on ``index.lock``); readers never take it. The kernel
+    releases the lock when its holder dies, even by SIGKILL, so a crash never leaves the index locked."""
+    index_dir.mkdir(parents=True, exist_ok=True)
+    with (index_dir / LOCK_NAME).open("a+") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            handle.seek(0)
+            holder = handle.read().strip() or "unknown"
+            raise IndexLockedError(
+                f"another rag index is writing {index_dir}/ ({holder}); wait for it to finish and run again"
+            ) from None
+        handle.seek(0)
+        handle.truncate()
+        handle.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
+        handle.flush()
+        try:
+            yield
+        finally:
+            handle.truncate(0)
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
 def build_index(
     paths: list[Path],
     settings: Settings,
@@ -147,69 +197,103 @@ def build_index(
     index_dir: Path | None = None,
     embedder: Embedder | None = None,
     progress: bool = False,
+    full: bool = False,
 ) -> BuildReport:
-    """Load, chunk and embed everything under ``paths`` and write a fresh index to ``index_dir``."""
+    """Bring the index in ``index_dir`` in step with the files under ``paths``.
+
+    New and changed documents (by content hash) are chunked and embedded, removed and changed ones leave the vector
+    index and the store; everything else is reused. Passages the embedding cache knows are never embedded again.
+    The new state is written beside the old one and the manifest switched last, so a crash at any point leaves
+    the previous index whole. ``full`` (or an index built with other settings) rebuilds from scratch."""
     started = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
-    corpus = load_corpus(paths)
-    skipped = list(corpus.skipped)
-    if not corpus.documents:
+    with writer_lock(index_dir):
+        _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
+        corpus = load_corpus(paths)
+        skipped = list(corpus.skipped)
+        previous = None if full else _reusable_index(index_dir, settings)
+        try:
+            return _build(paths, corpus.documents, skipped, previous, settings, index_dir, embedder, progress, started)
+        finally:
+            if previous is not None:
+                previous.close()
+
+
+def _build(
+    paths: list[Path],
+    loaded: list[Document],
+    skipped: list[SkippedFile],
+    previous: Index | None,
+    settings: Settings,
+    index_dir: Path,
+    embedder: Embedder | None,
+    progress: bool,
+    started: float,
+) -> BuildReport:
+    known = previous.store.document_hashes() if previous else {}
+    current = {d.doc_id: d for d in loaded}
+    unreadable = {file_doc_id(Path(s.source)) for s in skipped if Path(s.source).is_absolute()} & set(known)
+    kept = sorted(doc_id for doc_id in unreadable if doc_id not in current)
+    fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
+    gone = [doc_id for doc_id in known if doc_id not in current and doc_id not in unreadable]
+    changed = [d.doc_id for d in fresh if d.doc_id in known]
+    unchanged = len(loaded) - len(fresh)
+    if previous is not None and not fresh and not gone:
+        logger.info("index in %s is up to date", index_dir)
+        return BuildReport(
+            index_dir, previous.manifest.counts["documents"], previous.manifest.counts["chunks"], skipped,
+            time.perf_counter() - started, previous.manifest, unchanged=unchanged, kept=kept, rebuilt=False,
+            changed=False,
+        )  # fmt: skip
+    if not loaded and not kept:
         reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5]) or "no .txt or .md files found"
         raise NoDocumentsError(f"nothing to index in {', '.join(map(str, paths))} ({reasons})")
 
     embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
-    chunker = Chunker(
-        embedder.tokenizer,
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        max_tokens=embedder.max_content_tokens,
-        language=settings.language,
-        embed_titles=settings.embed_titles,
-    )
-    documents: list[Document] = []
-    chunks: list[Chunk] = []
-    for document, doc_chunks in zip(corpus.documents, chunker.chunk_batch(corpus.documents), strict=True):
-        if not doc_chunks:
-            skipped.append(SkippedFile(document.source, "no text to index after the header"))
-            continue
-        documents.append(document)
-        chunks.extend(doc_chunks)
-    logger.info("%d documents, %d chunks; embedding", len(documents), len(chunks))
-    sentence_spans = [sentence_spans_of(c, settings.language) for c in chunks]
-    vectors, sentence_vectors = embedder.embed_passages_with_sentences(
-        [c.embed_text for c in chunks],
-        [[c.embed_span(a, b) for a, b in spans] for c, spans in zip(chunks, sentence_spans, strict=True)],
-        progress=progress,
-    )
-    chunk_ids = np.arange(1, len(chunks) + 1, dtype=np.int64)
-
-    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    index_dir.mkdir(parents=True, exist_ok=True)
-    store_name, vectors_name = f"chunks-{build_id}.sqlite", f"vectors-{build_id}.faiss"
-    store = MetadataStore(index_dir / store_name)
+    documents, chunks = _chunk(fresh, settings, embedder, skipped)
+    spans = [sentence_spans_of(c, settings.language) for c in chunks]
+    cache = EmbeddingCache(index_dir / CACHE_NAME)
     try:
-        store.add(documents, chunks, chunk_ids.tolist())
-        store.add_sentences(
-            chunk_ids.tolist(),
-            [SentenceVectors(spans, v) for spans, v in zip(sentence_spans, sentence_vectors, strict=True)],
+        vectors, sentence_vectors, embedded = embed_with_cache(
+            embedder,
+            cache,
+            [c.embed_text for c in chunks],
+            [[c.embed_span(a, b) for a, b in s] for c, s in zip(chunks, spans, strict=True)],
+            progress=progress,
         )
     finally:
+        cache.close()
+
+    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
+    store_name, vectors_name = f"chunks-{build_id}.sqlite", f"vectors-{build_id}.faiss"
+    if previous is not None:
+        with sqlite3.connect(index_dir / store_name) as target:
+            previous.store.db.backup(target)
+        target.close()
+    store = MetadataStore(index_dir / store_name)
+    try:
+        removed_ids = store.remove_documents([*changed, *gone])
+        first_id = store.max_chunk_id() + 1
+        chunk_ids = np.arange(first_id, first_id + len(chunks), dtype=np.int64)
+        store.add(documents, chunks, chunk_ids.tolist())
+        store.add_sentences(
+            chunk_ids.tolist(), [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
+        )
+        lexical_ids, lexical_texts = store.lexical_passages(settings.bm25_titles)
+        counts = {"documents": store.count_documents(), "chunks": store.count_chunks(), "skipped": len(skipped)}
+    finally:
         store.close()
-    vector_index = VectorIndex(embedder.dimension)
+    vector_index = previous.vectors if previous is not None else VectorIndex(embedder.dimension)
+    vector_index.remove(np.asarray(removed_ids, dtype=np.int64))
     vector_index.add(chunk_ids, vectors)
     vector_index.save(index_dir / vectors_name)
     lexical_info = LexicalInfo(
         settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
         settings.bm25_b,
     )  # fmt: skip
-    titles = {d.doc_id: d.title for d in documents} if settings.bm25_titles else {}
     lexical_dir = index_dir / f"lexical-{build_id}"
     LexicalIndex.build(
-        chunk_ids.tolist(),
-        [f"{titles[c.doc_id]}\n{c.text}" if titles.get(c.doc_id) else c.text for c in chunks],
-        lexical_info.tokenizer(),
-        k1=settings.bm25_k1,
-        b=settings.bm25_b,
+        lexical_ids, lexical_texts, lexical_info.tokenizer(), k1=settings.bm25_k1, b=settings.bm25_b
     ).save(lexical_dir)
 
     manifest = Manifest(
@@ -223,11 +307,8 @@ def build_index(
         ),
         lexical=lexical_info,
         corpus_roots=[str(Path(p).expanduser().resolve()) for p in paths],
-        counts={"documents": len(documents), "chunks": len(chunks), "skipped": len(skipped)},
-        files={
-            "store": _file_info(index_dir, store_name),
-            "vectors": _file_info(index_dir, vectors_name),
-        }
+        counts=counts,
+        files={"store": _file_info(index_dir, store_name), "vectors": _file_info(index_dir, vectors_name)}
         | {
             f"lexical/{path.name}": _file_info(index_dir, f"{lexical_dir.name}/{path.name}")
             for path in sorted(lexical_dir.iterdir())
@@ -239,12 +320,75 @@ def build_index(
     logger.info("index %s written to %s", build_id, index_dir)
     return BuildReport(
         index_dir=index_dir,
-        documents=len(documents),
-        chunks=len(chunks),
+        documents=counts["documents"],
+        chunks=counts["chunks"],
         skipped=skipped,
         seconds=time.perf_counter() - started,
         manifest=manifest,
+        added=len(fresh) - len(changed),
+        updated=len(changed),
+        removed=len(gone),
+        unchanged=unchanged,
+        kept=kept,
+        embedded=embedded,
+        rebuilt=previous is None,
     )
+
+
+def _chunk(
+    documents: list[Document], settings: Settings, embedder: Embedder, skipped: list[SkippedFile]
+) -> tuple[list[Document], list[Chunk]]:
+    """Chunks of the documents to (re-)index; a document with no text after its header is skipped."""
+    chunker = Chunker(
+        embedder.tokenizer,
+        chunk_tokens=settings.chunk_tokens,
+        overlap_tokens=settings.chunk_overlap_tokens,
+        max_tokens=embedder.max_content_tokens,
+        language=settings.language,
+        embed_titles=settings.embed_titles,
+    )
+    kept: list[Document] = []
+    chunks: list[Chunk] = []
+    for document, doc_chunks in zip(documents, chunker.chunk_batch(documents), strict=True):
+        if not doc_chunks:
+            skipped.append(SkippedFile(document.source, "no text to index after the header"))
+            continue
+        kept.append(document)
+        chunks.extend(doc_chunks)
+    logger.info("%d documents to (re-)index, %d chunks", len(kept), len(chunks))
+    return kept, chunks
+
+
+def _current_manifest(index_dir: Path) -> Manifest | None:
+    try:
+        return read_manifest(index_dir)
+    except RagError:
+        return None
+
+
+def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
+    """The current index if it can be updated in place: same format, model, chunking and BM25 settings, and
+    whole. Anything else means a full rebuild (said in the log, never an error)."""
+    try:
+        index = open_index(index_dir, settings)
+    except IndexNotFoundError:
+        return None
+    except RagError as exc:
+        logger.warning("rebuilding %s from scratch: %s", index_dir, exc)
+        return None
+    manifest = index.manifest
+    wanted_chunking = ChunkingInfo(
+        settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles
+    )
+    wanted_lexical = LexicalInfo(
+        settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
+        settings.bm25_b,
+    )  # fmt: skip
+    if manifest.chunking != wanted_chunking or manifest.lexical != wanted_lexical:
+        logger.warning("rebuilding %s from scratch: chunking or BM25 settings changed", index_dir)
+        index.close()
+        return None
+    return index
 
 
 def read_manifest(index_dir: Path) -> Manifest:
@@ -347,9 +491,10 @@ def _write_manifest(index_dir: Path, manifest: Manifest) -> None:
     _fsync(index_dir)
 
 
-def _remove_unreferenced(index_dir: Path, manifest: Manifest) -> None:
-    """Delete files of earlier builds (open readers keep their handles on POSIX)."""
-    keep = {info.name.split("/")[0] for info in manifest.files.values()}
+def _remove_unreferenced(index_dir: Path, manifest: Manifest | None) -> None:
+    """Delete build files the manifest does not name: earlier builds (open readers keep their handles on POSIX) and
+    the leftovers of an interrupted one. Without a readable manifest, no build file is in use."""
+    keep = {info.name.split("/")[0] for info in manifest.files.values()} if manifest else set()
     for path in index_dir.iterdir():
         if path.name in keep or not path.name.startswith(("chunks-", "vectors-", "lexical-")):
             continue

@@ -67,6 +67,9 @@ class Settings(BaseSettings):
         description="When set, every HTTP endpoint but /health (and the page shell at /) needs "
         "'Authorization: Bearer <key>'.",
     )
+    reload_interval: float = Field(
+        1.0, ge=0.0, description="Seconds between checks for a new index build to serve (0: never reload)."
+    )
     host: str = Field("127.0.0.1", description="Address rag serve listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")
 

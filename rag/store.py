@@ -214,6 +214,35 @@ class MetadataStore:
         wanted = None if doc_ids is None else set(doc_ids)
         return [cid for cid, doc_id in rows if wanted is None or doc_id in wanted]
 
+    def document_hashes(self) -> dict[str, str]:
+        """Every document id with the SHA-256 of its source bytes (to tell changed files from unchanged ones)."""
+        return dict(self.db.execute("SELECT doc_id, sha256 FROM documents"))
+
+    def remove_documents(self, doc_ids: Iterable[str]) -> list[int]:
+        """Delete documents with their chunks and sentence vectors; return the ids of the chunks removed."""
+        ids = sorted(set(doc_ids))
+        removed: list[int] = []
+        with self.db:
+            for first in range(0, len(ids), 500):
+                batch = ids[first : first + 500]
+                marks = ",".join("?" * len(batch))
+                removed += [
+                    r[0] for r in self.db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", batch)
+                ]
+                self.db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", batch)
+        return removed
+
+    def max_chunk_id(self) -> int:
+        return int(self.db.execute("SELECT coalesce(max(chunk_id), 0) FROM chunks").fetchone()[0])
+
+    def lexical_passages(self, with_titles: bool) -> tuple[list[int], list[str]]:
+        """Chunk ids and the text BM25 indexes for each: the passage, after its document's title if wanted."""
+        rows = self.db.execute(
+            "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
+        ).fetchall()
+        texts = [f"{title}\n{text}" if with_titles and title else text for _, title, text in rows]
+        return [r[0] for r in rows], texts
+
     def chunk_doc_ids(self) -> dict[int, str]:
         """Every chunk id with the id of its document (for ranking documents by their chunks)."""
         return dict(self.db.execute("SELECT chunk_id, doc_id FROM chunks"))

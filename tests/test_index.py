@@ -81,7 +81,8 @@ def test_rebuild_replaces_the_previous_build(tmp_path: Path, settings, embedder)
     second = build_index([corpus], settings, index_dir=tmp_path / "idx", embedder=embedder)
     assert first.manifest.build_id != second.manifest.build_id
     names = sorted(p.name for p in (tmp_path / "idx").iterdir())
-    assert names == sorted({"manifest.json", *(f.name.split("/")[0] for f in second.manifest.files.values())})
+    builds = {f.name.split("/")[0] for f in second.manifest.files.values()}
+    assert names == sorted({"manifest.json", "index.lock", "embedding-cache.sqlite", *builds})
     index = open_index(tmp_path / "idx", settings)
     assert index.store.count_documents() == 2
     index.close()

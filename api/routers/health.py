@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from fastapi import APIRouter, Request
 
 from api.dependencies import SearcherDep
 from api.schemas import HealthOut, ReadyOut
@@ -16,7 +16,7 @@ def health() -> HealthOut:
 
 
 @router.get("/ready", response_model=ReadyOut)
-def ready(searcher: SearcherDep) -> ReadyOut:
+def ready(searcher: SearcherDep, request: Request) -> ReadyOut:
     manifest = searcher.index.manifest
     return ReadyOut(
         model=manifest.model.name,
@@ -27,4 +27,5 @@ def ready(searcher: SearcherDep) -> ReadyOut:
         index_built_at=manifest.created_at,
         mode=searcher.settings.mode,
         reranker=searcher.reranker.name if searcher.reranker else None,
+        reload_error=reloader.last_error if (reloader := getattr(request.app.state, "reloader", None)) else None,
     )

@@ -1,0 +1,58 @@
+"""Keep an index in step with its folders while running: every burst of file changes (debounced) triggers one
+incremental ``build_index``. File events come from watchfiles (Rust ``notify``: inotify on Linux)."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import Callable
+from pathlib import Path
+
+import watchfiles
+
+from rag.embedding import Embedder
+from rag.errors import RagError
+from rag.index import BuildReport, build_index
+from rag.loading import TEXT_SUFFIXES
+from rag.settings import Settings
+
+logger = logging.getLogger(__name__)
+
+
+class CorpusFilter(watchfiles.DefaultFilter):
+    """Only the files an index reads: text files and JSONL corpora, not hidden ones."""
+
+    def __call__(self, change: watchfiles.Change, path: str) -> bool:
+        name = Path(path)
+        if any(part.startswith(".") for part in name.parts[1:]):
+            return False
+        return super().__call__(change, path) and (name.suffix.lower() in {*TEXT_SUFFIXES, ".jsonl"})
+
+
+def watch_and_sync(
+    paths: list[Path],
+    settings: Settings,
+    *,
+    index_dir: Path | None = None,
+    on_update: Callable[[BuildReport], None],
+    on_error: Callable[[RagError], None],
+    debounce_ms: int = 1000,
+    stop: threading.Event | None = None,
+) -> None:
+    """Sync once, then after every debounced burst of changes, until ``stop`` is set (or Ctrl-C). The model loads
+    once; an error (say, a folder emptied) is reported and watching goes on."""
+    embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+
+    def sync() -> None:
+        try:
+            on_update(build_index(paths, settings, index_dir=index_dir, embedder=embedder))
+        except RagError as exc:
+            on_error(exc)
+
+    sync()
+    roots = [p for p in paths if Path(p).exists()]
+    for changes in watchfiles.watch(
+        *roots, watch_filter=CorpusFilter(), debounce=debounce_ms, stop_event=stop, raise_interrupt=False
+    ):
+        logger.info("%d file changes", len(changes))
+        sync()
