@@ -13,7 +13,8 @@ def lines_label(hit: Hit) -> str:
 
 def source_label(hit: Hit) -> str:
     """``file, lines a-b, date`` for a sources list or a link title."""
-    parts = [hit.citation.source, lines_label(hit)]
+    page = f"page {hit.citation.page}" if hit.citation.page else None
+    parts = [hit.citation.source, *(x for x in (page, hit.citation.section) if x), lines_label(hit)]
     if hit.citation.date:
         parts.append(hit.citation.date)
     return ", ".join(parts)

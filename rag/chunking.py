@@ -7,6 +7,7 @@ a sentence longer than a chunk is cut at token boundaries.
 
 from __future__ import annotations
 
+import itertools
 import logging
 from bisect import bisect_right
 from collections.abc import Sequence
@@ -15,7 +16,7 @@ from typing import Any, Protocol
 
 from sentencex import get_sentence_boundaries
 
-from rag.loading import Document
+from rag.loading import Document, Page, Table
 
 logger = logging.getLogger(__name__)
 
@@ -53,7 +54,11 @@ class Chunk:
     line_end: int
     n_tokens: int
     context: str | None = None
-    """Text embedded in front of the passage (a title) but never shown or cited."""
+    """Text embedded in front of the passage (title, heading path, a split table's header), never shown or cited."""
+    section: str | None = None
+    """Heading path of the passage (Markdown, HTML, DOCX), for example ``Install > Linux``."""
+    page: Page | None = None
+    """The PDF page the passage lies on (passages never cross pages)."""
 
     @property
     def embed_text(self) -> str:
@@ -70,6 +75,39 @@ def sentence_spans_of(chunk: Chunk, language: str = "en") -> list[tuple[int, int
     """The sentences of a chunk in its source's coordinates; the whole chunk if no sentence is found."""
     offset = chunk.start
     return [(offset + a, offset + b) for a, b in sentence_spans(chunk.text, language)] or [(chunk.start, chunk.end)]
+
+
+@dataclass(frozen=True)
+class _Region:
+    """A stretch of a document that chunks never cross: one section of one page, or one table."""
+
+    start: int
+    end: int
+    section: str | None
+    page: Page | None
+    table: Table | None
+
+
+def _regions(doc: Document) -> list[_Region]:
+    """The body cut at every page, section and table boundary; stretches of white space are left out."""
+    cuts = {doc.body_start, len(doc.text)}
+    for span in (*doc.pages, *doc.sections, *doc.tables):
+        cuts.update(x for x in (span.start, span.end) if doc.body_start <= x <= len(doc.text))
+    points = sorted(cuts)
+    regions = []
+    for start, end in itertools.pairwise(points):
+        if not doc.text[start:end].strip():
+            continue
+        regions.append(
+            _Region(
+                start,
+                end,
+                section=next((s.path for s in reversed(doc.sections) if s.start <= start < s.end), None),
+                page=next((p for p in doc.pages if p.start <= start < p.end), None),
+                table=next((t for t in doc.tables if t.start <= start < t.end), None),
+            )
+        )
+    return regions
 
 
 @dataclass(frozen=True)
@@ -125,28 +163,70 @@ class Chunker:
         return [len(ids) for ids in encoded["input_ids"]]
 
     def _chunk_document(self, doc: Document) -> list[Chunk]:
-        context = self._context_for(doc)
-        limit = self.max_tokens - (self.count_tokens([context])[0] + 1 if context else 0)
-        budget = min(self.chunk_tokens, limit)
-        units = self._units(doc.text, doc.body_start, budget)
-        spans = self._fit(doc.text, self._pack(units, budget), limit)
+        title = self._context_for(doc)
         newlines = [i for i, ch in enumerate(doc.text) if ch == "\n"]
-        chunks = []
-        for ordinal, (start, end, n_tokens) in enumerate(spans):
-            chunks.append(
-                Chunk(
-                    doc_id=doc.doc_id,
-                    ordinal=ordinal,
-                    start=start,
-                    end=end,
-                    text=doc.text[start:end],
-                    line_start=bisect_right(newlines, start - 1) + 1,
-                    line_end=bisect_right(newlines, end - 1) + 1,
-                    n_tokens=n_tokens,
-                    context=context,
+        chunks: list[Chunk] = []
+        for region in _regions(doc):
+            context = "\n".join(x for x in (title, region.section) if x) or None
+            if context and self.count_tokens([context])[0] > self.max_tokens // 4:
+                context = title  # a heading path that long would crowd out the passage; it stays in the citation
+            if region.table is not None:
+                pieces = self._table_pieces(doc.text, region.table, context)
+            else:
+                limit = self.max_tokens - (self.count_tokens([context])[0] + 1 if context else 0)
+                budget = min(self.chunk_tokens, limit)
+                units = self._units(doc.text, region.start, region.end, budget)
+                pieces = [(*span, context) for span in self._fit(doc.text, self._pack(units, budget), limit)]
+            for start, end, n_tokens, piece_context in pieces:
+                chunks.append(
+                    Chunk(
+                        doc_id=doc.doc_id,
+                        ordinal=len(chunks),
+                        start=start,
+                        end=end,
+                        text=doc.text[start:end],
+                        line_start=bisect_right(newlines, start - 1) + 1,
+                        line_end=bisect_right(newlines, end - 1) + 1,
+                        n_tokens=n_tokens,
+                        context=piece_context,
+                        section=region.section,
+                        page=region.page,
+                    )
                 )
-            )
         return chunks
+
+    def _table_pieces(self, text: str, table: Table, context: str | None) -> list[tuple[int, int, int, str | None]]:
+        """A table whole if it fits, else groups of rows; every group after the first carries the header in the
+        text that is embedded (the cited span is the rows themselves)."""
+        limit = self.max_tokens - (self.count_tokens([context])[0] + 1 if context else 0)
+        whole = self.count_tokens([text[table.start : table.end]])[0]
+        if whole <= min(self.chunk_tokens, limit) or table.header_end >= table.end:
+            return [(table.start, table.end, whole, context)]
+        header = text[table.start : table.header_end]
+        rows = []
+        position = table.header_end
+        for line in text[table.header_end : table.end].split("\n"):
+            stripped = line.strip()
+            if stripped:
+                first = position + line.index(stripped[0])
+                rows.append((first, first + len(stripped)))
+            position += len(line) + 1
+        counts = self.count_tokens([text[a:b] for a, b in rows])
+        header_tokens = self.count_tokens([header])[0]
+        continued = "\n".join(x for x in (context, header) if x)
+        pieces: list[tuple[int, int, int, str | None]] = []
+        start, total, budget = table.start, header_tokens, min(self.chunk_tokens, limit)
+        group_end = None
+        for (row_start, row_end), count in zip(rows, counts, strict=True):
+            if group_end is not None and total + count > budget:
+                pieces.append((start, group_end, total, context if start == table.start else continued))
+                start, total = row_start, 0
+                budget = min(self.chunk_tokens, limit - header_tokens - 1)
+            total += count
+            group_end = row_end
+        if group_end is not None:
+            pieces.append((start, group_end, total, context if start == table.start else continued))
+        return pieces
 
     def _context_for(self, doc: Document) -> str | None:
         """The title to embed with each passage, unless it would crowd out the passage itself."""
@@ -158,9 +238,10 @@ class Chunker:
             return None
         return title
 
-    def _units(self, text: str, body_start: int, budget: int) -> list[_Unit]:
-        """Sentence spans (whitespace trimmed) with token counts; over-long sentences cut into token windows."""
-        spans = sentence_spans(text, self.language, body_start)
+    def _units(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
+        """Sentence spans of ``text[start:end]`` (white space trimmed) with token counts; over-long sentences cut
+        into token windows."""
+        spans = sentence_spans(text, self.language, start, end)
         if not spans:
             return []
         encoded = self.tokenizer(

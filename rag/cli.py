@@ -157,7 +157,11 @@ def search_command(
         cite = hit.citation
         lines = f"{cite.line_start}" if cite.line_start == cite.line_end else f"{cite.line_start}-{cite.line_end}"
         date = f"  ({cite.date})" if cite.date else ""
-        click.echo(f"{hit.rank}. [{hit.score:.3f}] {cite.source}:{lines}  chars {cite.start}-{cite.end}{date}")
+        page = f" page {cite.page}" + (f" ({cite.page_label})" if cite.page_label else "") if cite.page else ""
+        section = f"  § {cite.section}" if cite.section else ""
+        click.echo(
+            f"{hit.rank}. [{hit.score:.3f}] {cite.source}{page}:{lines}  chars {cite.start}-{cite.end}{date}{section}"
+        )
         click.echo(textwrap.indent(_with_highlight(hit), "   "))
         click.echo()
 

@@ -47,8 +47,8 @@ from rag.vector_index import VectorIndex
 
 logger = logging.getLogger(__name__)
 
-FORMAT_VERSION = 2
-"""2: a BM25 index beside the vector index."""
+FORMAT_VERSION = 3
+"""2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown)."""
 MANIFEST_NAME = "manifest.json"
 LOCK_NAME = "index.lock"
 

@@ -14,7 +14,7 @@ import logging
 import os
 import re
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
@@ -23,10 +23,42 @@ import charset_normalizer
 logger = logging.getLogger(__name__)
 
 TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
+INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
 """File endings read from folders. A ``.jsonl`` file named on its own is read as a BEIR corpus."""
 
 _DATE_HEADER = re.compile(r"\A\ufeff?[ \t]*date[ \t]+(\d{4}-\d{2}-\d{2})\b[ \t]*(?:\r?\n)?")
 _UTF8_BOM = codecs.BOM_UTF8
+
+
+@dataclass(frozen=True)
+class Page:
+    """One physical page of an extracted document: ``text[start:end]`` is its text (1-based ``number``)."""
+
+    start: int
+    end: int
+    number: int
+    label: str | None = None
+    """The page label the PDF defines (for example ``iv``), if any."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stretch of text under one heading path (for example ``Install > Linux``)."""
+
+    start: int
+    end: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table, one row per line; ``text[start:header_end]`` is its header (repeated for split tables)."""
+
+    start: int
+    end: int
+    header_end: int
 
 
 @dataclass(frozen=True)
@@ -46,6 +78,12 @@ class Document:
     date: str | None = None
     title: str | None = None
     body_start: int = 0
+    format: str = "text"
+    """``text`` and ``markdown`` are cited in the file's own text; ``pdf``, ``html`` and ``docx`` in the text
+    extracted from them (which the index stores and serves)."""
+    pages: tuple[Page, ...] = ()
+    sections: tuple[Section, ...] = ()
+    tables: tuple[Table, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -97,16 +135,14 @@ def _iter_loaded(paths: Sequence[Path | str]) -> Iterator[Document | SkippedFile
             yield SkippedFile(str(path), "no such file or folder")
         elif path.is_dir():
             for file in iter_text_files(path):
-                yield load_text_file(file)
+                yield from load_file(file)
         elif path.suffix.lower() == ".jsonl":
             yield from load_jsonl_corpus(path)
-        elif path.suffix.lower() in TEXT_SUFFIXES:
-            yield load_text_file(path)
+        elif path.suffix.lower() in INDEXED_SUFFIXES:
+            yield from load_file(path)
         else:
-            yield SkippedFile(
-                str(path),
-                f"unsupported file type {path.suffix!r}; supported: {', '.join(sorted(TEXT_SUFFIXES))} and BEIR .jsonl",
-            )
+            supported = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
+            yield SkippedFile(str(path), f"unsupported file type {path.suffix!r}; supported: {supported}")
 
 
 def iter_text_files(root: Path) -> Iterator[Path]:
@@ -114,8 +150,26 @@ def iter_text_files(root: Path) -> Iterator[Path]:
     for dirpath, dirnames, filenames in os.walk(root):
         dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
         for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in TEXT_SUFFIXES:
+            if not name.startswith(".") and Path(name).suffix.lower() in INDEXED_SUFFIXES:
                 yield Path(dirpath) / name
+
+
+def load_file(path: Path) -> Iterator[Document | SkippedFile]:
+    """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.formats``); a PDF may
+    also report pages that had no text."""
+    suffix = path.suffix.lower()
+    if suffix in EXTRACTED_SUFFIXES:
+        from rag.formats import load_extracted
+
+        yield from load_extracted(path)
+        return
+    loaded = load_text_file(path)
+    if isinstance(loaded, Document) and suffix in MARKDOWN_SUFFIXES:
+        from rag.formats import markdown_structure
+
+        sections, tables = markdown_structure(loaded.text, loaded.body_start)
+        loaded = replace(loaded, format="markdown", sections=sections, tables=tables)
+    yield loaded
 
 
 def load_text_file(path: Path) -> Document | SkippedFile:

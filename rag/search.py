@@ -46,6 +46,12 @@ class Citation:
     line_end: int
     date: str | None
     doc_id: str
+    section: str | None = None
+    """Heading path of the passage (Markdown, HTML, DOCX), for example ``Install > Linux``."""
+    page: int | None = None
+    """1-based physical page (PDF); ``start``/``end`` and the lines then count within that page's text."""
+    page_label: str | None = None
+    """The page label the PDF defines for that page, if any (for example ``iv``)."""
 
 
 @dataclass(frozen=True)
@@ -320,18 +326,23 @@ def _best_per_document(ranking: Ranking, chunk_docs: dict[int, str], k: int) -> 
 
 
 def _hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None = None) -> Hit:
+    """A result in citation coordinates: the document's text, or the page's text for a PDF."""
+    shift, line_shift = chunk.page_start, chunk.page_line - 1
     return Hit(
         rank=rank,
         score=round(score, 6),
         text=chunk.text,
         citation=Citation(
             source=display_source(chunk.source),
-            start=chunk.start,
-            end=chunk.end,
-            line_start=chunk.line_start,
-            line_end=chunk.line_end,
+            start=chunk.start - shift,
+            end=chunk.end - shift,
+            line_start=chunk.line_start - line_shift,
+            line_end=chunk.line_end - line_shift,
             date=chunk.date,
             doc_id=chunk.doc_id,
+            section=chunk.section,
+            page=chunk.page,
+            page_label=chunk.page_label,
         ),
-        highlight=highlight,
+        highlight=Span(highlight.start - shift, highlight.end - shift) if highlight else None,
     )

@@ -32,6 +32,13 @@ class StoredChunk:
     text: str
     date: str | None
     title: str | None
+    section: str | None = None
+    page: int | None = None
+    page_label: str | None = None
+    page_start: int = 0
+    """Where the page starts in the document's text (PDF citations count from there)."""
+    page_line: int = 1
+    """The document line the page starts on."""
 
 
 @dataclass(frozen=True)
@@ -104,7 +111,21 @@ def _migration_2(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2]
+def _migration_3(db: sqlite3.Connection) -> None:
+    db.executescript(
+        """
+        ALTER TABLE documents ADD COLUMN format TEXT NOT NULL DEFAULT 'text';
+        ALTER TABLE documents ADD COLUMN pages TEXT;
+        ALTER TABLE chunks ADD COLUMN section TEXT;
+        ALTER TABLE chunks ADD COLUMN page INTEGER;
+        ALTER TABLE chunks ADD COLUMN page_label TEXT;
+        ALTER TABLE chunks ADD COLUMN page_start INTEGER NOT NULL DEFAULT 0;
+        ALTER TABLE chunks ADD COLUMN page_line INTEGER NOT NULL DEFAULT 1;
+        """
+    )
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
 
 
 class MetadataStore:
@@ -133,16 +154,31 @@ class MetadataStore:
         """Insert documents and their chunks (under the given ids) in one transaction."""
         with self.db:
             self.db.executemany(
-                "INSERT INTO documents VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
-                [(d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.body_start, d.text) for d in documents],
-            )
-            self.db.executemany(
-                "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents (doc_id, source, encoding, sha256, date, title, body_start, text, format, "
+                "pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
-                    (cid, c.doc_id, c.ordinal, c.start, c.end, c.line_start, c.line_end, c.n_tokens, c.context, c.text)
+                    (
+                        d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.body_start, d.text, d.format,
+                        json.dumps([[p.start, p.end, p.number, p.label] for p in d.pages]) if d.pages else None,
+                    )
+                    for d in documents
+                ],
+            )  # fmt: skip
+            text_of = {d.doc_id: d.text for d in documents}
+            self.db.executemany(
+                "INSERT INTO chunks (chunk_id, doc_id, ordinal, start, end, line_start, line_end, n_tokens, context, "
+                "text, section, page, page_label, page_start, page_line) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                [
+                    (
+                        cid, c.doc_id, c.ordinal, c.start, c.end, c.line_start, c.line_end, c.n_tokens, c.context,
+                        c.text, c.section, c.page.number if c.page else None, c.page.label if c.page else None,
+                        c.page.start if c.page else 0,
+                        text_of[c.doc_id].count("\n", 0, c.page.start) + 1 if c.page else 1,
+                    )
                     for cid, c in zip(chunk_ids, chunks, strict=True)
                 ],
-            )
+            )  # fmt: skip
 
     def add_sentences(self, chunk_ids: Sequence[int], sentences: Sequence[SentenceVectors]) -> None:
         """Store each chunk's sentence spans and vectors (float16: a highlight needs ranking, not precision)."""
@@ -179,7 +215,8 @@ class MetadataStore:
             placeholders = ",".join("?" * len(batch))
             rows = self.db.execute(
                 "SELECT c.chunk_id, c.doc_id, d.source, c.start, c.end, c.line_start, c.line_end, c.text, d.date, "
-                f"d.title FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({placeholders})",
+                "d.title, c.section, c.page, c.page_label, c.page_start, c.page_line "
+                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({placeholders})",
                 batch,
             )
             for row in rows:
@@ -246,6 +283,11 @@ class MetadataStore:
     def chunk_doc_ids(self) -> dict[int, str]:
         """Every chunk id with the id of its document (for ranking documents by their chunks)."""
         return dict(self.db.execute("SELECT chunk_id, doc_id FROM chunks"))
+
+    def document_pages(self, doc_id: str) -> list[tuple[int, int, int, str | None]]:
+        """``(start, end, number, label)`` of each page of an extracted PDF (empty for other documents)."""
+        row = self.db.execute("SELECT pages FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        return [tuple(p) for p in json.loads(row[0])] if row and row[0] else []
 
     def document_text(self, doc_id: str) -> str | None:
         """The full decoded text of a document, or None if it is not indexed."""

@@ -16,6 +16,9 @@ from rag.settings import Settings
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = REPO_ROOT / "seeds"
 DEV_QUESTIONS = Path(__file__).resolve().parent / "data" / "seeds_dev.jsonl"
+CITATION_FIELDS = {"source", "start", "end", "line_start", "line_end", "date", "doc_id", "section", "page"} | {
+    "page_label"
+}
 
 
 @pytest.fixture(scope="session")

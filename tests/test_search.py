@@ -6,7 +6,7 @@ from itertools import pairwise
 from pathlib import Path
 
 import pytest
-from conftest import DEV_QUESTIONS
+from conftest import CITATION_FIELDS, DEV_QUESTIONS
 
 from rag.batch import answer_questions, read_questions
 from rag.errors import InvalidQueryError
@@ -52,7 +52,8 @@ def test_result_shape_and_metadata(seed_searcher) -> None:
     record = hit.to_dict()
     assert set(record) == {"rank", "score", "text", "citation", "highlight"}
     assert set(record["highlight"]) == {"start", "end"}
-    assert set(record["citation"]) == {"source", "start", "end", "line_start", "line_end", "date", "doc_id"}
+    assert set(record["citation"]) == CITATION_FIELDS
+    assert record["citation"]["page"] is None and record["citation"]["section"] is None  # plain text
     assert record["rank"] == 1 and 0 < record["score"] <= 1  # hybrid: a weighted sum of scores scaled to 0..1
     dated = {d.doc_id: d.date for d in seed_searcher.index.store.documents()}
     assert record["citation"]["date"] == dated[record["citation"]["doc_id"]]

@@ -44,14 +44,25 @@ def get_document(
     searcher: SearcherDep,
     start: Annotated[int | None, Query(ge=0, description="Span start (character offset).")] = None,
     end: Annotated[int | None, Query(ge=0, description="Span end (exclusive).")] = None,
+    page: Annotated[int | None, Query(ge=1, description="PDF page the offsets count in (as cited).")] = None,
 ) -> DocumentDetailOut | HTMLResponse:
-    """One document's metadata and, with ``start`` and ``end``, the cited span of its text."""
+    """One document's metadata and, with ``start`` and ``end``, the cited span of its text (for a PDF, of the text
+    of ``page``, as the citation gives it). Extracted formats serve the extracted text that was indexed."""
     info = searcher.index.store.document(doc_id)
     if info is None:
         raise HTTPException(status_code=404, detail=f"no indexed document with id {doc_id!r}; see GET /documents")
     if (start is None) != (end is None):
         raise HTTPException(status_code=422, detail="give both start and end, or neither")
     text = searcher.index.store.document_text(doc_id) or ""
+    pages = searcher.index.store.document_pages(doc_id)
+    if page is not None:
+        found = next((p for p in pages if p[2] == page), None)
+        if found is None:
+            numbers = ", ".join(str(p[2]) for p in pages) or "none: this document has no pages"
+            raise HTTPException(status_code=404, detail=f"no indexed page {page} (indexed pages: {numbers})")
+        text = text[found[0] : found[1]]
+    elif pages and start is not None:
+        raise HTTPException(status_code=422, detail="this PDF is cited per page: give page= with start and end")
     span = None
     if start is not None and end is not None:
         if not start <= end <= len(text):

@@ -16,7 +16,8 @@ router = APIRouter(tags=["open-webui"])
 
 def span_link(base_url: str, hit: Hit) -> str:
     """The URL of the cited span in its document (``GET /documents/{doc_id}?start=&end=``)."""
-    query = urlencode({"start": hit.citation.start, "end": hit.citation.end})
+    params = {"start": hit.citation.start, "end": hit.citation.end}
+    query = urlencode(params | ({"page": hit.citation.page} if hit.citation.page else {}))
     return f"{base_url.rstrip('/')}/documents/{hit.citation.doc_id}?{query}"
 
 
