@@ -18,6 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag.embedding import Embedder
+from rag.store import select_in
 
 logger = logging.getLogger(__name__)
 
@@ -56,19 +57,14 @@ class EmbeddingCache:
         self.db.close()
 
     def get(self, keys: Sequence[str]) -> dict[str, tuple[np.ndarray, np.ndarray]]:
-        found: dict[str, tuple[np.ndarray, np.ndarray]] = {}
-        unique = sorted(set(keys))
-        for first in range(0, len(unique), 500):
-            batch = unique[first : first + 500]
-            rows = self.db.execute(
-                f"SELECT key, dim, passage, sentences FROM vectors WHERE key IN ({','.join('?' * len(batch))})", batch
+        query = "SELECT key, dim, passage, sentences FROM vectors WHERE key IN ({marks})"
+        return {
+            key: (
+                np.frombuffer(passage, dtype=np.float32).copy(),
+                np.frombuffer(sentences, dtype=np.float16).reshape(-1, dim).astype(np.float32),
             )
-            for key, dim, passage, sentences in rows:
-                found[key] = (
-                    np.frombuffer(passage, dtype=np.float32).copy(),
-                    np.frombuffer(sentences, dtype=np.float16).reshape(-1, dim).astype(np.float32),
-                )
-        return found
+            for key, dim, passage, sentences in select_in(self.db, query, keys)
+        }
 
     def put(self, keys: Sequence[str], passages: np.ndarray, sentences: Sequence[np.ndarray]) -> None:
         with self.db:

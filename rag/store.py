@@ -8,14 +8,24 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 
 from rag.chunking import Chunk
 from rag.loading import Document
+
+
+def select_in(db: sqlite3.Connection, query: str, values: Iterable[Any], size: int = 500) -> Iterator[tuple]:
+    """Rows of ``query`` for distinct ``values``, whose ``{marks}`` stands for an ``IN (?, ...)`` list; values go
+    in batches because SQLite caps the number of parameters of one statement."""
+    distinct = sorted(set(values))
+    for first in range(0, len(distinct), size):
+        batch = distinct[first : first + size]
+        yield from db.execute(query.format(marks=",".join("?" * len(batch))), batch)
 
 
 @dataclass(frozen=True)
@@ -193,35 +203,22 @@ class MetadataStore:
 
     def sentences(self, chunk_ids: Iterable[int]) -> dict[int, SentenceVectors]:
         """Sentence spans and vectors of these chunks (chunks stored without them are absent)."""
-        ids = sorted({int(i) for i in chunk_ids})
         found: dict[int, SentenceVectors] = {}
-        for batch_start in range(0, len(ids), 500):
-            batch = ids[batch_start : batch_start + 500]
-            placeholders = ",".join("?" * len(batch))
-            for chunk_id, spans, blob in self.db.execute(
-                f"SELECT chunk_id, spans, vectors FROM sentences WHERE chunk_id IN ({placeholders})", batch
-            ):
-                pairs = [(int(a), int(b)) for a, b in json.loads(spans)]
-                vectors = np.frombuffer(blob, dtype=np.float16).reshape(len(pairs), -1).astype(np.float32)
-                found[chunk_id] = SentenceVectors(pairs, vectors)
+        query = "SELECT chunk_id, spans, vectors FROM sentences WHERE chunk_id IN ({marks})"
+        for chunk_id, spans, blob in select_in(self.db, query, (int(i) for i in chunk_ids)):
+            pairs = [(int(a), int(b)) for a, b in json.loads(spans)]
+            vectors = np.frombuffer(blob, dtype=np.float16).reshape(len(pairs), -1).astype(np.float32)
+            found[chunk_id] = SentenceVectors(pairs, vectors)
         return found
 
     def chunks(self, chunk_ids: Iterable[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids (missing ids are absent from the result)."""
-        ids = sorted({int(i) for i in chunk_ids})
-        found: dict[int, StoredChunk] = {}
-        for batch_start in range(0, len(ids), 500):
-            batch = ids[batch_start : batch_start + 500]
-            placeholders = ",".join("?" * len(batch))
-            rows = self.db.execute(
-                "SELECT c.chunk_id, c.doc_id, d.source, c.start, c.end, c.line_start, c.line_end, c.text, d.date, "
-                "d.title, c.section, c.page, c.page_label, c.page_start, c.page_line "
-                f"FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({placeholders})",
-                batch,
-            )
-            for row in rows:
-                found[row[0]] = StoredChunk(*row)
-        return found
+        query = (
+            "SELECT c.chunk_id, c.doc_id, d.source, c.start, c.end, c.line_start, c.line_end, c.text, d.date, "
+            "d.title, c.section, c.page, c.page_label, c.page_start, c.page_line "
+            "FROM chunks c JOIN documents d USING (doc_id) WHERE c.chunk_id IN ({marks})"
+        )
+        return {row[0]: StoredChunk(*row) for row in select_in(self.db, query, (int(i) for i in chunk_ids))}
 
     def documents(self) -> list[DocumentInfo]:
         """All documents, ordered by source."""
@@ -257,16 +254,10 @@ class MetadataStore:
 
     def remove_documents(self, doc_ids: Iterable[str]) -> list[int]:
         """Delete documents with their chunks and sentence vectors; return the ids of the chunks removed."""
-        ids = sorted(set(doc_ids))
-        removed: list[int] = []
+        ids = list(doc_ids)
         with self.db:
-            for first in range(0, len(ids), 500):
-                batch = ids[first : first + 500]
-                marks = ",".join("?" * len(batch))
-                removed += [
-                    r[0] for r in self.db.execute(f"SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", batch)
-                ]
-                self.db.execute(f"DELETE FROM documents WHERE doc_id IN ({marks})", batch)
+            removed = [r[0] for r in select_in(self.db, "SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", ids)]
+            list(select_in(self.db, "DELETE FROM documents WHERE doc_id IN ({marks})", ids))
         return removed
 
     def max_chunk_id(self) -> int:
