@@ -189,8 +189,7 @@ class Searcher:
         if allowed is not None and allowed.size == 0:
             return [[] for _ in cleaned]
         vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" or self.settings.highlight else None
-        depth = min(len(self.index.vectors), max(3 * k, self.settings.fusion_depth if mode == "hybrid" else 0))
-        rankings = self._rank_chunks(cleaned, vectors, mode, max(depth, 1), allowed)
+        rankings = self._rank_chunks(cleaned, vectors, mode, self._depth(3 * k, mode), allowed)
         if rerank:
             rankings = self._rerank(cleaned, rankings, max(self.settings.rerank_depth, 2 * k))
         stored = self.index.store.chunks(int(i) for r in rankings for i in r.ids)
@@ -225,15 +224,20 @@ class Searcher:
             self._chunk_docs = self.index.store.chunk_doc_ids()
         vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" else None
         total = len(self.index.vectors)
-        depth = min(total, max(4 * k, self.settings.fusion_depth if mode == "hybrid" else 0))
+        depth = self._depth(4 * k, mode)
         while True:
-            rankings = self._rank_chunks(cleaned, vectors, mode, max(depth, 1), None)
+            rankings = self._rank_chunks(cleaned, vectors, mode, depth, None)
             if rerank:
                 rankings = self._rerank(cleaned, rankings, self.settings.rerank_depth, keep_tail=True)
             documents = [_best_per_document(r, self._chunk_docs, k) for r in rankings]
             if depth >= total or all(len(d) == k for d in documents):
                 return documents
             depth = min(total, depth * 2)
+
+    def _depth(self, wanted: int, mode: str) -> int:
+        """Candidates to fetch from each list: ``wanted``, at least ``fusion_depth`` for hybrid, at most all."""
+        floor = self.settings.fusion_depth if mode == "hybrid" else 1
+        return max(1, min(len(self.index.vectors), max(wanted, floor)))
 
     def _rank_chunks(
         self, queries: list[str], vectors: np.ndarray | None, mode: str, depth: int, allowed: np.ndarray | None
