@@ -13,20 +13,25 @@ import watchfiles
 from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.index import BuildReport, build_index
-from rag.loading import TEXT_SUFFIXES
+from rag.loading import INDEXED_SUFFIXES
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)
 
 
 class CorpusFilter(watchfiles.DefaultFilter):
-    """Only the files an index reads: text files and JSONL corpora, not hidden ones."""
+    """Only the files an index reads (text, documents, JSONL corpora), not hidden ones below the watched roots."""
+
+    def __init__(self, roots: list[Path]) -> None:
+        super().__init__()
+        self.roots = [Path(r).resolve() for r in roots]
 
     def __call__(self, change: watchfiles.Change, path: str) -> bool:
         name = Path(path)
-        if any(part.startswith(".") for part in name.parts[1:]):
+        if name.suffix.lower() not in {*INDEXED_SUFFIXES, ".jsonl"} or not super().__call__(change, path):
             return False
-        return super().__call__(change, path) and (name.suffix.lower() in {*TEXT_SUFFIXES, ".jsonl"})
+        below = next((name.relative_to(r) for r in self.roots if name.is_relative_to(r)), name)
+        return not any(part.startswith(".") for part in below.parts)
 
 
 def watch_and_sync(
@@ -50,9 +55,9 @@ def watch_and_sync(
             on_error(exc)
 
     sync()
-    roots = [p for p in paths if Path(p).exists()]
+    roots = [Path(p) for p in paths if Path(p).exists()]
     for changes in watchfiles.watch(
-        *roots, watch_filter=CorpusFilter(), debounce=debounce_ms, stop_event=stop, raise_interrupt=False
+        *roots, watch_filter=CorpusFilter(roots), debounce=debounce_ms, stop_event=stop, raise_interrupt=False
     ):
         logger.info("%d file changes", len(changes))
         sync()

@@ -236,3 +236,17 @@ def test_the_service_switches_to_a_new_build_without_failing_a_request(tmp_path:
         switched = seen.index("notes/lighthouse.txt")
         assert all(t == "notes/lighthouse.txt" for t in seen[switched:])  # and never back
     assert ready["index_build_id"] != build_before and ready["documents"] == 41 and ready["reload_error"] is None
+
+
+def test_the_watch_filter_keeps_indexed_files_below_hidden_roots(tmp_path: Path) -> None:
+    import watchfiles
+
+    from rag.watch import CorpusFilter
+
+    root = tmp_path / ".notes"  # a hidden folder the user chose to index
+    accept = CorpusFilter([root])
+    added = watchfiles.Change.added
+    assert accept(added, str(root / "a.md")) and accept(added, str(root / "sub" / "b.pdf"))
+    assert not accept(added, str(root / ".draft.md"))  # hidden below the root
+    assert not accept(added, str(root / ".git" / "x.txt"))
+    assert not accept(added, str(root / "image.png"))
