@@ -108,10 +108,11 @@ def load_extracted(path: Path) -> Iterator[Document | SkippedFile]:
         return
     suffix = path.suffix.lower()
     builder = TextBuilder()
+    blank_pages: list[SkippedFile] = []
     try:
         if suffix == ".pdf":
             fmt, title = "pdf", None
-            yield from _extract_pdf(path, builder)
+            blank_pages = _extract_pdf(path, builder)
         elif suffix == ".docx":
             fmt, title = "docx", _extract_docx(path, builder)
         else:
@@ -124,6 +125,7 @@ def load_extracted(path: Path) -> Iterator[Document | SkippedFile]:
         reason = f"no extractable text on any of its {builder.page_count} pages (scanned images? OCR is not supported)"
         yield SkippedFile(str(path), reason if fmt == "pdf" else f"no text found in this {fmt.upper()} file")
         return
+    yield from blank_pages
     yield Document(
         doc_id=file_doc_id(path),
         source=str(path),
@@ -142,10 +144,9 @@ class _Unreadable(Exception):
     """The file cannot be opened as what its name says."""
 
 
-def _extract_pdf(path: Path, builder: TextBuilder) -> Iterator[SkippedFile]:
-    """Pages in physical order; a page without text is reported (as ``file#page=N``) and left out."""
+def _extract_pdf(path: Path, builder: TextBuilder) -> list[SkippedFile]:
+    """Pages in physical order; a page without text is left out and returned as ``file#page=N`` to report."""
     from pypdf import PdfReader
-    from pypdf.errors import PdfReadError
 
     try:
         reader = PdfReader(path)
@@ -153,15 +154,14 @@ def _extract_pdf(path: Path, builder: TextBuilder) -> Iterator[SkippedFile]:
             raise _Unreadable("encrypted PDF: it needs a password, which rag does not take")
         pages = list(reader.pages)
         labels = _page_labels(reader, len(pages))
+        blank = []
         for number, page in enumerate(pages, start=1):
-            text = page.extract_text() or ""
-            if not builder.page(number, text, labels[number - 1]):
-                yield SkippedFile(f"{path}#page={number}", "page has no extractable text (a scanned image?)")
+            if not builder.page(number, page.extract_text() or "", labels[number - 1]):
+                blank.append(SkippedFile(f"{path}#page={number}", "page has no extractable text (a scanned image?)"))
+        return blank
     except _Unreadable:
         raise
-    except (PdfReadError, ValueError, KeyError, TypeError, OSError) as exc:
-        raise _Unreadable(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
-    except Exception as exc:  # pypdf raises assorted errors on damaged files; none may stop the run
+    except Exception as exc:  # pypdf raises PdfReadError and assorted others on damaged files; none may stop the run
         raise _Unreadable(f"not a readable PDF ({type(exc).__name__}: {exc})") from None
 
 

@@ -135,6 +135,7 @@ def test_bad_files_of_each_format_are_skipped_with_a_reason(mixed) -> None:
     assert "empty file" in reasons["empty.docx"]
     assert "declares charset utf-8 but byte" in reasons["broken.html"]
     assert reasons["report.pdf#page=3"] == "page has no extractable text (a scanned image?)"
+    assert "scan.pdf#page=1" not in reasons  # the whole file is reported once, not page by page
     assert report.documents == 4  # the four good files
 
 
