@@ -25,7 +25,7 @@ from rag.batch import Answered, Question, answer_questions
 from rag.datasets import BeirDataset
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, InvalidInputError, RagError
-from rag.index import build_index, open_index, read_manifest
+from rag.index import ChunkingInfo, LexicalInfo, build_index, open_index, read_manifest
 from rag.rerank import Reranker
 from rag.search import MODES, Hit, Searcher
 from rag.settings import Settings
@@ -124,14 +124,8 @@ class Variant:
 
 def index_settings(settings: Settings) -> dict[str, Any]:
     """The settings an index is built with: a change needs a new index."""
-    return {
-        "model": settings.model,
-        "chunk_tokens": settings.chunk_tokens,
-        "chunk_overlap_tokens": settings.chunk_overlap_tokens,
-        "language": settings.language,
-        "embed_titles": settings.embed_titles,
-        "bm25": [settings.bm25_k1, settings.bm25_b, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles],
-    }
+    lexical = {f"bm25_{k}": v for k, v in asdict(LexicalInfo.from_settings(settings)).items() if k != "language"}
+    return {"model": settings.model} | asdict(ChunkingInfo.from_settings(settings)) | lexical
 
 
 def settings_summary(settings: Settings, variant: Variant) -> dict[str, Any]:

@@ -67,6 +67,10 @@ class ChunkingInfo:
     language: str
     embed_titles: bool
 
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChunkingInfo:
+        return cls(settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles)
+
 
 @dataclass(frozen=True)
 class LexicalInfo:
@@ -78,6 +82,13 @@ class LexicalInfo:
     titles: bool
     k1: float
     b: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LexicalInfo:
+        return cls(
+            settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
+            settings.bm25_b,
+        )  # fmt: skip
 
     def tokenizer(self) -> LexicalTokenizer:
         return LexicalTokenizer(self.language, stem=self.stem, stopwords=self.stopwords)
@@ -287,10 +298,7 @@ def _build(
     vector_index.remove(np.asarray(removed_ids, dtype=np.int64))
     vector_index.add(chunk_ids, vectors)
     vector_index.save(index_dir / vectors_name)
-    lexical_info = LexicalInfo(
-        settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
-        settings.bm25_b,
-    )  # fmt: skip
+    lexical_info = LexicalInfo.from_settings(settings)
     lexical_dir = index_dir / f"lexical-{build_id}"
     LexicalIndex.build(
         lexical_ids, lexical_texts, lexical_info.tokenizer(), k1=settings.bm25_k1, b=settings.bm25_b
@@ -302,9 +310,7 @@ def _build(
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - started, 3),
         model=ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length),
-        chunking=ChunkingInfo(
-            settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles
-        ),
+        chunking=ChunkingInfo.from_settings(settings),
         lexical=lexical_info,
         corpus_roots=[str(Path(p).expanduser().resolve()) for p in paths],
         counts=counts,
@@ -376,15 +382,8 @@ def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
     except RagError as exc:
         logger.warning("rebuilding %s from scratch: %s", index_dir, exc)
         return None
-    manifest = index.manifest
-    wanted_chunking = ChunkingInfo(
-        settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles
-    )
-    wanted_lexical = LexicalInfo(
-        settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
-        settings.bm25_b,
-    )  # fmt: skip
-    if manifest.chunking != wanted_chunking or manifest.lexical != wanted_lexical:
+    same_chunks = index.manifest.chunking == ChunkingInfo.from_settings(settings)
+    if not same_chunks or index.manifest.lexical != LexicalInfo.from_settings(settings):
         logger.warning("rebuilding %s from scratch: chunking or BM25 settings changed", index_dir)
         index.close()
         return None
