@@ -24,6 +24,7 @@ from tqdm.auto import tqdm
 from rag.batch import Answered, Question, answer_questions
 from rag.datasets import BeirDataset
 from rag.embedding import Embedder
+from rag.embedding_cache import CACHE_NAME
 from rag.errors import IndexNotFoundError, InvalidInputError, RagError
 from rag.index import ChunkingInfo, LexicalInfo, build_index, open_index, read_manifest
 from rag.rerank import Reranker
@@ -164,7 +165,11 @@ def ensure_beir_index(
         pass
     except RagError as exc:
         logger.warning("cached index %s unusable (%s); rebuilding", folder, exc)
-    report = build_index([dataset.corpus], settings, index_dir=folder, embedder=embedder, progress=progress)
+    # One embedding cache for every cached evaluation index: other BM25 settings re-use the vectors.
+    shared_cache = root / "eval" / CACHE_NAME
+    report = build_index(
+        [dataset.corpus], settings, index_dir=folder, embedder=embedder, progress=progress, cache_path=shared_cache
+    )
     return folder, report.seconds, False
 
 

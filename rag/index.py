@@ -209,13 +209,15 @@ def build_index(
     embedder: Embedder | None = None,
     progress: bool = False,
     full: bool = False,
+    cache_path: Path | None = None,
 ) -> BuildReport:
     """Bring the index in ``index_dir`` in step with the files under ``paths``.
 
-    New and changed documents (by content hash) are chunked and embedded, removed and changed ones leave the vector
-    index and the store; everything else is reused. Passages the embedding cache knows are never embedded again.
-    The new state is written beside the old one and the manifest switched last, so a crash at any point leaves
-    the previous index whole. ``full`` (or an index built with other settings) rebuilds from scratch."""
+        New and changed documents (by content hash) are chunked and embedded, removed and changed ones leave the vector
+        index and the store; everything else is reused. Passages the embedding cache knows are never embedded again.
+        The new state is written beside the old one and the manifest switched last, so a crash at any point leaves
+        the previous index whole. ``full`` (or an index built with other settings) rebuilds from scratch. The embedding
+    cache is ``index_dir/embedding-cache.sqlite`` unless ``cache_path`` names one to share between indexes."""
     started = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
     with writer_lock(index_dir):
@@ -224,7 +226,10 @@ def build_index(
         skipped = list(corpus.skipped)
         previous = None if full else _reusable_index(index_dir, settings)
         try:
-            return _build(paths, corpus.documents, skipped, previous, settings, index_dir, embedder, progress, started)
+            cache = cache_path or index_dir / CACHE_NAME
+            return _build(
+                paths, corpus.documents, skipped, previous, settings, index_dir, cache, embedder, progress, started
+            )
         finally:
             if previous is not None:
                 previous.close()
@@ -237,6 +242,7 @@ def _build(
     previous: Index | None,
     settings: Settings,
     index_dir: Path,
+    cache_path: Path,
     embedder: Embedder | None,
     progress: bool,
     started: float,
@@ -263,7 +269,7 @@ def _build(
     embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
     documents, chunks = _chunk(fresh, settings, embedder, skipped)
     spans = [sentence_spans_of(c, settings.language) for c in chunks]
-    cache = EmbeddingCache(index_dir / CACHE_NAME)
+    cache = EmbeddingCache(cache_path)
     try:
         vectors, sentence_vectors, embedded = embed_with_cache(
             embedder,
