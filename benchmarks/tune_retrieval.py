@@ -62,15 +62,12 @@ def main() -> None:
         return f"{measures['nDCG@10']:.4f}  {measures['R@100']:.4f}  {measures['MRR@10']:.4f}"
 
     index = open_index(folder, base)
-    rows = index.store.db.execute(
-        "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
-    ).fetchall()
     print(f"{'BM25 variant':<52}nDCG@10  R@100   MRR@10", flush=True)
     for label, change in BM25_VARIANTS:
         options = {"stem": True, "stopwords": True, "titles": True, "k1": base.bm25_k1, "b": base.bm25_b} | change
         tokenizer = LexicalTokenizer(base.language, stem=options["stem"], stopwords=options["stopwords"])
-        passages = [f"{title}\n{text}" if options["titles"] and title else text for _, title, text in rows]
-        lexical = LexicalIndex.build([r[0] for r in rows], passages, tokenizer, k1=options["k1"], b=options["b"])
+        ids, passages = index.store.lexical_passages(options["titles"])
+        lexical = LexicalIndex.build(ids, passages, tokenizer, k1=options["k1"], b=options["b"])
         searcher = Searcher(replace(index, lexical=lexical), embedder, base)
         print(f"{label:<52}{figures(searcher.rank_documents(texts, 100, mode='bm25'))}", flush=True)
     print(f"\n{'hybrid variant':<52}nDCG@10  R@100   MRR@10", flush=True)

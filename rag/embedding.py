@@ -70,19 +70,6 @@ class Embedder:
         special = self.tokenizer.num_special_tokens_to_add(pair=False)
         return self.max_seq_length - special
 
-    def embed_passages(self, texts: Sequence[str], *, progress: bool = False) -> np.ndarray:
-        """Vectors of passages, shape ``(len(texts), dimension)``, normalised, float32."""
-        if not texts:
-            return np.zeros((0, self.dimension), dtype=np.float32)
-        vectors = self.model.encode_document(
-            list(texts),
-            batch_size=self.batch_size,
-            show_progress_bar=progress,
-            normalize_embeddings=True,
-            convert_to_numpy=True,
-        )
-        return np.ascontiguousarray(vectors, dtype=np.float32)
-
     def embed_passages_with_sentences(
         self,
         texts: Sequence[str],
@@ -91,8 +78,9 @@ class Embedder:
         progress: bool = False,
         slice_size: int = 512,
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        """Passage vectors as ``embed_passages``, plus a vector per sentence span (character offsets into its text)
-        pooled from that passage's own token embeddings: "late chunking", so sentences cost no extra model call.
+        """Passage vectors, shape ``(len(texts), dimension)``, normalised float32, plus a vector per sentence span
+        (character offsets into its text) pooled from that passage's own token embeddings: "late chunking", so
+        sentences cost no extra model call.
 
         Texts are encoded in slices so that token embeddings of the whole corpus are never held at once."""
         passages = np.zeros((len(texts), self.dimension), dtype=np.float32)

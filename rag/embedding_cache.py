@@ -90,11 +90,11 @@ def embed_with_cache(
     embedded. New vectors are committed slice by slice, so an interrupted build keeps what it computed."""
     keys = [cache_key(embedder.name, t, s) for t, s in zip(texts, spans, strict=True)]
     known = cache.get(keys)
-    missing = [i for i, key in enumerate(keys) if key not in known]
-    todo = list(dict.fromkeys(keys[i] for i in missing))  # identical passages are embedded once
-    first_of = {}
-    for i in missing:
-        first_of.setdefault(keys[i], i)
+    first_of: dict[str, int] = {}  # each missing key and the first text that has it: duplicates embed once
+    for i, key in enumerate(keys):
+        if key not in known:
+            first_of.setdefault(key, i)
+    todo = list(first_of)
     with tqdm(total=len(todo), desc="embedding", unit="passage", disable=not progress or not todo) as bar:
         for start in range(0, len(todo), slice_size):
             batch = [first_of[key] for key in todo[start : start + slice_size]]

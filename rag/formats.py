@@ -35,6 +35,7 @@ class TextBuilder:
     def __init__(self) -> None:
         self.parts: list[str] = []
         self.length = 0
+        self.newlines = 0
         self.sections: list[Section] = []
         self.tables: list[Table] = []
         self.pages: list[Page] = []
@@ -78,7 +79,8 @@ class TextBuilder:
         span = self.block(text)
         if span is None:
             return False
-        self.pages.append(Page(span[0], span[1], number, label))
+        first_line = self.newlines - self.parts[-1].count("\n") + 1  # the page's text is the last part appended
+        self.pages.append(Page(span[0], span[1], number, label, first_line))
         return True
 
     def build(self) -> str:
@@ -88,6 +90,7 @@ class TextBuilder:
     def _append(self, text: str) -> None:
         self.parts.append(text)
         self.length += len(text)
+        self.newlines += text.count("\n")
 
     def _close_section(self) -> None:
         if self._section_start is not None and self._headings:

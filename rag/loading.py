@@ -41,6 +41,8 @@ class Page:
     number: int
     label: str | None = None
     """The page label the PDF defines (for example ``iv``), if any."""
+    line: int = 1
+    """The 1-based line of the document's text the page starts on (PDF citations count lines from there)."""
 
 
 @dataclass(frozen=True)

@@ -174,7 +174,6 @@ class MetadataStore:
                     for d in documents
                 ],
             )  # fmt: skip
-            text_of = {d.doc_id: d.text for d in documents}
             self.db.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ordinal, start, end, line_start, line_end, n_tokens, context, "
                 "text, section, page, page_label, page_start, page_line) "
@@ -184,7 +183,7 @@ class MetadataStore:
                         cid, c.doc_id, c.ordinal, c.start, c.end, c.line_start, c.line_end, c.n_tokens, c.context,
                         c.text, c.section, c.page.number if c.page else None, c.page.label if c.page else None,
                         c.page.start if c.page else 0,
-                        text_of[c.doc_id].count("\n", 0, c.page.start) + 1 if c.page else 1,
+                        c.page.line if c.page else 1,
                     )
                     for cid, c in zip(chunk_ids, chunks, strict=True)
                 ],
