@@ -9,8 +9,9 @@ from __future__ import annotations
 import secrets
 
 from starlette.requests import Request
-from starlette.responses import JSONResponse, Response
 from starlette.types import ASGIApp, Receive, Scope, Send
+
+from api.errors import error_response
 
 OPEN_PATHS = frozenset({"/health", "/"})
 
@@ -25,9 +26,9 @@ class ApiKeyMiddleware:
             await self.app(scope, receive, send)
             return
         if not self._authorised(Request(scope)):
-            response: Response = JSONResponse(
-                {"detail": "missing or wrong API key: send the header 'Authorization: Bearer <RAG_API_KEY>'"},
-                status_code=401,
+            response = error_response(
+                401,
+                "missing or wrong API key: send the header 'Authorization: Bearer <RAG_API_KEY>'",
                 headers={"WWW-Authenticate": "Bearer"},
             )
             await response(scope, receive, send)

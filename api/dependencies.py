@@ -1,11 +1,13 @@
-"""Request dependencies as ``Annotated`` aliases: the loaded searcher and the settings."""
+"""Request dependencies as ``Annotated`` aliases: the searcher of the served build and the settings."""
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.reload import ServedBuilds
 from rag.search import Searcher
 from rag.settings import Settings
 
@@ -14,8 +16,12 @@ def get_settings(request: Request) -> Settings:
     return request.app.state.settings
 
 
-def get_searcher(request: Request) -> Searcher:
-    return request.app.state.searcher
+def get_searcher(request: Request) -> Iterator[Searcher]:
+    """The searcher of the build being served, leased for the whole request: a hot reload during the request
+    neither changes it nor closes it under the request's feet (it is closed when the last lease ends)."""
+    builds: ServedBuilds = request.app.state.builds
+    with builds.lease() as searcher:
+        yield searcher
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -2,24 +2,66 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
 from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, Hit
 
 
+class ErrorItem(BaseModel):
+    """One problem with a request: where (``loc``, e.g. ``["body", "top_k"]``), what, and its pydantic type."""
+
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ErrorOut(BaseModel):
+    """The body of every 4xx (and 5xx) answer: one sentence in ``detail``; for a request that failed validation,
+    the first problems in ``errors``. Never the raw input: excerpts are short and capped."""
+
+    detail: str = Field(description="What is wrong and how to fix it.")
+    errors: list[ErrorItem] | None = Field(
+        None, description="Validation problems (at most the first few); absent for other errors."
+    )
+
+
+_ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
+
+
+def _iso_day(value: object) -> object:
+    """Only ``YYYY-MM-DD``: pydantic alone also reads a number as a Unix timestamp (``0`` would mean 1970)."""
+    if isinstance(value, date) or (isinstance(value, str) and _ISO_DAY.fullmatch(value)):
+        return value
+    raise ValueError("a date must be a string YYYY-MM-DD, for example 2023-11-09")
+
+
+IsoDate = Annotated[date, BeforeValidator(_iso_day)]
+
+
 class StrictModel(BaseModel):
-    """Unknown fields are a client error (422), not silently ignored."""
+    """Unknown fields are a client error (422), not silently ignored; all of them make one error, not one each (a
+    body with 200,000 unknown keys made 200,000 errors, and seconds of work on the event loop)."""
 
     model_config = ConfigDict(extra="forbid")
+
+    @model_validator(mode="before")
+    @classmethod
+    def _known_fields_only(cls, data: Any) -> Any:
+        if isinstance(data, dict) and (unknown := data.keys() - cls.model_fields.keys()):
+            names = ", ".join(repr(str(name)[:40]) for name in sorted(map(str, unknown))[:3])
+            more = f" and {len(unknown) - 3} more" if len(unknown) > 3 else ""
+            raise ValueError(f"unknown field {names}{more}; the fields are: {', '.join(cls.model_fields)}")
+        return data
 
 
 class Filters(StrictModel):
     source: str | None = Field(None, max_length=1000, description="Glob on the cited source path, e.g. 'seeds/00*'.")
-    date_from: date | None = Field(None, description="Only documents dated on or after this day.")
-    date_to: date | None = Field(None, description="Only documents dated on or before this day.")
+    date_from: IsoDate | None = Field(None, description="Only documents dated on or after this day (YYYY-MM-DD).")
+    date_to: IsoDate | None = Field(None, description="Only documents dated on or before this day (YYYY-MM-DD).")
 
 
 Mode = Literal["dense", "bm25", "hybrid"]
@@ -30,7 +72,9 @@ class SearchRequest(StrictModel):
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
     filters: Filters | None = None
     mode: Mode | None = Field(None, description="dense, bm25 or hybrid; default: the server's RAG_MODE.")
-    rerank: bool | None = Field(None, description="Rerank with the cross-encoder; default: when one is configured.")
+    rerank: bool | None = Field(
+        None, strict=True, description="Rerank with the cross-encoder; default: when one is configured."
+    )  # strict: true or false, as the schema says (pydantic alone also takes 0, 1 and "yes")
 
 
 class SearchResponse(BaseModel):
@@ -99,11 +143,14 @@ class WebSearchResult(BaseModel):
 
 
 class ChatMessage(BaseModel):
-    """An OpenAI chat message; content may be a string or a list of typed parts."""
+    """An OpenAI chat message; content may be a string or a list of typed parts.
+
+    Lists stop at their first bad item (``fail_fast``): one error per item of a 1 MB list took seconds of work
+    on the event loop, where FastAPI validates."""
 
     model_config = ConfigDict(extra="allow")
     role: str
-    content: str | list[dict[str, Any]] | None = None
+    content: str | Annotated[list[dict[str, Any]], Field(fail_fast=True)] | None = None
 
     def text(self) -> str:
         if isinstance(self.content, str):
@@ -118,8 +165,8 @@ class ChatRequest(BaseModel):
 
     model_config = ConfigDict(extra="allow")
     model: str | None = None
-    messages: list[ChatMessage] = Field(min_length=1)
-    stream: bool = False
+    messages: list[ChatMessage] = Field(min_length=1, fail_fast=True)
+    stream: bool = Field(False, strict=True)
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages quoted in the answer (an extension).")
 
 

@@ -241,7 +241,7 @@ class Chunker:
     def _units(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
         """Sentence spans of ``text[start:end]`` (white space trimmed) with token counts; over-long sentences cut
         into token windows."""
-        spans = sentence_spans(text, self.language, start, end)
+        spans = [piece for span in sentence_spans(text, self.language, start, end) for piece in _bounded(text, *span)]
         if not spans:
             return []
         encoded = self.tokenizer(
@@ -335,7 +335,43 @@ def _split_long_sentence(sentence: str, offsets: list[tuple[int, int]], budget: 
 
 
 def _cuttable(sentence: str, offsets: list[tuple[int, int]], i: int, marks: str) -> bool:
-    """Whether a cut before token ``i`` falls on white space that follows one of ``marks`` (any, if empty)."""
-    if offsets[i][0] <= offsets[i - 1][1]:
+    """Whether a cut before token ``i`` falls on white space that follows one of ``marks`` (any, if empty), closing
+    quotes and brackets after the mark allowed. Looks back from the cut only, never copies the sentence."""
+    end = offsets[i - 1][1]
+    if offsets[i][0] <= end:
         return False
-    return not marks or sentence[: offsets[i - 1][1]].rstrip(_CLOSERS)[-1:] in marks
+    if not marks:
+        return True
+    while end > 0 and sentence[end - 1] in _CLOSERS:
+        end -= 1
+    return end > 0 and sentence[end - 1] in marks
+
+
+MAX_PIECE_CHARS = 20_000
+"""The longest stretch of text handed to the tokenizer at once: a "sentence" longer than this (a file on one line,
+a table without stops) is first cut at white space, so tokenizing costs memory in proportion to a piece, not a
+file. Ordinary sentences are far shorter and never cut here."""
+
+
+def _bounded(text: str, start: int, end: int) -> list[tuple[int, int]]:
+    """``(start, end)`` as pieces of at most ``MAX_PIECE_CHARS``, cut after the last white space of each window
+    (or at the window's end when it has none in its second half)."""
+    pieces = []
+    while end - start > MAX_PIECE_CHARS:
+        window_end = start + MAX_PIECE_CHARS
+        cut = window_end
+        for i in range(window_end, start + MAX_PIECE_CHARS // 2, -1):
+            if text[i - 1].isspace():
+                cut = i
+                break
+        piece_end = cut
+        while piece_end > start and text[piece_end - 1].isspace():
+            piece_end -= 1
+        if piece_end > start:
+            pieces.append((start, piece_end))
+        start = cut
+        while start < end and text[start].isspace():
+            start += 1
+    if start < end:
+        pieces.append((start, end))
+    return pieces

@@ -100,12 +100,15 @@ class Embedder:
         return passages, sentences
 
     def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
-        """Vectors of queries, with the model's query prompt if it defines one."""
+        """Vectors of queries, with the model's query prompt if it defines one.
+
+        Each query is encoded on its own: padded batches change the last bits of a vector with the batch's other
+        queries, and a question must get the same results alone as in a batch (about 6 ms a query here)."""
         if not queries:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode_query(
             list(queries),
-            batch_size=self.batch_size,
+            batch_size=1,
             show_progress_bar=False,
             normalize_embeddings=True,
             convert_to_numpy=True,

@@ -31,6 +31,10 @@ class IndexLockedError(RagError):
     """Another process is writing this index (one writer at a time)."""
 
 
+class IndexWriteError(RagError):
+    """The index folder cannot be written (disk full, read-only, no permission); the previous build is intact."""
+
+
 class NoDocumentsError(RagError):
     """Nothing indexable was found in the given paths."""
 

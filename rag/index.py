@@ -9,6 +9,7 @@ use and the files against their checksums, and says what to do when they disagre
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import hashlib
 import json
@@ -36,11 +37,12 @@ from rag.errors import (
     IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
+    IndexWriteError,
     NoDocumentsError,
     RagError,
 )
 from rag.lexical import LexicalIndex, LexicalTokenizer
-from rag.loading import Document, SkippedFile, file_doc_id, load_corpus
+from rag.loading import Document, LoadLimits, SkippedFile, load_corpus, shorten
 from rag.settings import Settings
 from rag.store import MetadataStore, SentenceVectors
 from rag.vector_index import VectorIndex
@@ -175,6 +177,12 @@ class Index:
     def close(self) -> None:
         self.store.close()
 
+    def __enter__(self) -> Index:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
 
 @contextmanager
 def writer_lock(index_dir: Path) -> Iterator[None]:
@@ -213,26 +221,77 @@ def build_index(
 ) -> BuildReport:
     """Bring the index in ``index_dir`` in step with the files under ``paths``.
 
-        New and changed documents (by content hash) are chunked and embedded, removed and changed ones leave the vector
-        index and the store; everything else is reused. Passages the embedding cache knows are never embedded again.
-        The new state is written beside the old one and the manifest switched last, so a crash at any point leaves
-        the previous index whole. ``full`` (or an index built with other settings) rebuilds from scratch. The embedding
-    cache is ``index_dir/embedding-cache.sqlite`` unless ``cache_path`` names one to share between indexes."""
+    New and changed documents (by content hash) are chunked and embedded, removed and changed ones leave the vector
+    index and the store; everything else is reused. Passages the embedding cache knows are never embedded again.
+    The new state is written beside the old one and the manifest switched last, so a crash at any point leaves
+    the previous index whole. ``full`` (or an index built with other settings) rebuilds from scratch. The embedding
+    cache is ``index_dir/embedding-cache.sqlite`` unless ``cache_path`` names one to share between indexes.
+
+    A folder that cannot be written (disk full, read-only, no permission) raises ``IndexWriteError``; the files of
+    the unfinished build are removed and the previous build stays as it was."""
     started = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
-    with writer_lock(index_dir):
-        _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
-        corpus = load_corpus(paths)
-        skipped = list(corpus.skipped)
-        previous = None if full else _reusable_index(index_dir, settings)
-        try:
-            cache = cache_path or index_dir / CACHE_NAME
-            return _build(
-                paths, corpus.documents, skipped, previous, settings, index_dir, cache, embedder, progress, started
-            )
-        finally:
-            if previous is not None:
-                previous.close()
+    try:
+        with writer_lock(index_dir):
+            try:
+                return _sync(paths, settings, index_dir, embedder, progress, full, cache_path, started)
+            except (OSError, sqlite3.Error):
+                _remove_unfinished(index_dir)
+                raise
+    except (OSError, sqlite3.Error) as exc:
+        raise IndexWriteError(_write_failure(index_dir, exc)) from exc
+
+
+def _sync(
+    paths: list[Path],
+    settings: Settings,
+    index_dir: Path,
+    embedder: Embedder | None,
+    progress: bool,
+    full: bool,
+    cache_path: Path | None,
+    started: float,
+) -> BuildReport:
+    _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
+    corpus = load_corpus(paths, LoadLimits.from_settings(settings))
+    skipped = list(corpus.skipped)
+    previous = None if full else _reusable_index(index_dir, settings)
+    try:
+        cache = cache_path or index_dir / CACHE_NAME
+        return _build(
+            paths, corpus.documents, skipped, previous, settings, index_dir, cache, embedder, progress, started
+        )
+    finally:
+        if previous is not None:
+            previous.close()
+
+
+def _remove_unfinished(index_dir: Path) -> None:
+    """Best effort after a failed write: drop the new build's files so a full disk gets its space back."""
+    try:
+        _remove_unreferenced(index_dir, _current_manifest(index_dir))
+    except OSError:
+        logger.warning("could not remove the unfinished build's files in %s", index_dir, exc_info=True)
+
+
+_NO_SPACE = {errno.ENOSPC, errno.EDQUOT, errno.EFBIG}
+_NOT_WRITABLE = {errno.EROFS, errno.EACCES, errno.EPERM}
+
+
+def _write_failure(index_dir: Path, exc: OSError | sqlite3.Error) -> str:
+    """One line that says why the index could not be written and what to do."""
+    code = exc.errno if isinstance(exc, OSError) else None
+    message = str(exc).lower()
+    where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
+    if code in _NO_SPACE or "disk is full" in message:
+        cause = "the disk is full; free some space, or build elsewhere with --index DIR"
+    elif code in _NOT_WRITABLE or "readonly" in message or "read-only" in message:
+        cause = (
+            "the folder is read-only or not yours to write; fix its permissions, or build elsewhere with --index DIR"
+        )
+    else:
+        cause = f"{type(exc).__name__}: {shorten(str(exc))}"
+    return f"cannot write the index in {index_dir}/{where}: {cause}. The previous build, if any, is unchanged."
 
 
 def _build(
@@ -249,7 +308,7 @@ def _build(
 ) -> BuildReport:
     known = previous.store.document_hashes() if previous else {}
     current = {d.doc_id: d for d in loaded}
-    unreadable = {file_doc_id(Path(s.source)) for s in skipped if Path(s.source).is_absolute()} & set(known)
+    unreadable = {s.doc_id for s in skipped if s.doc_id is not None} & set(known)
     kept = sorted(doc_id for doc_id in unreadable if doc_id not in current)
     fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
     gone = [doc_id for doc_id in known if doc_id not in current and doc_id not in unreadable]
@@ -361,7 +420,15 @@ def _chunk(
     )
     kept: list[Document] = []
     chunks: list[Chunk] = []
-    for document, doc_chunks in zip(documents, chunker.chunk_batch(documents), strict=True):
+    for document in documents:
+        try:
+            doc_chunks = chunker.chunk(document)
+        except Exception as exc:  # one document the chunker cannot cut must not end the run
+            logger.warning("could not chunk %s", document.source, exc_info=True)
+            skipped.append(
+                SkippedFile(document.source, f"could not be cut into passages ({type(exc).__name__}: {exc})")
+            )
+            continue
         if not doc_chunks:
             skipped.append(SkippedFile(document.source, "no text to index after the header"))
             continue
@@ -407,8 +474,11 @@ def read_manifest(index_dir: Path) -> Manifest:
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
         version = raw.get("format_version")
-    except (OSError, json.JSONDecodeError, AttributeError) as exc:
-        raise IndexCorruptError(f"{path} is not a readable manifest ({exc}); rebuild the index with rag index") from exc
+    except (OSError, ValueError, AttributeError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise IndexCorruptError(
+            f"{path} is not a readable manifest ({type(exc).__name__}: {shorten(str(exc))}); rebuild the index with "
+            "rag index (it rebuilds over a damaged manifest)"
+        ) from exc
     if version != FORMAT_VERSION:
         raise IndexMismatchError(
             f"index in {index_dir}/ has format version {version}, this version of rag reads {FORMAT_VERSION}; "

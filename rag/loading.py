@@ -3,6 +3,10 @@
 Text is decoded exactly once, with the encoding recorded on the document, and never rewritten: every offset
 computed later (chunks, citations) indexes into ``Document.text`` as decoded here, with no newline translation.
 Files that cannot be read as text are reported as ``SkippedFile`` and never abort a run.
+
+Only regular files inside the indexed folder are read: a symbolic link whose target lies outside it is never
+followed, FIFOs, sockets and devices are refused before they are opened (so nothing can block a run), and size
+limits (``LoadLimits``) bound what one file may cost.
 """
 
 from __future__ import annotations
@@ -13,12 +17,15 @@ import json
 import logging
 import os
 import re
+import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 
 import charset_normalizer
+
+from rag.settings import Settings
 
 logger = logging.getLogger(__name__)
 
@@ -90,10 +97,47 @@ class Document:
 
 @dataclass(frozen=True)
 class SkippedFile:
-    """A file (or JSONL line) that was not indexed, and why."""
+    """A file (or JSONL line, or part of a file) that was not indexed, and why."""
 
     source: str
     reason: str
+    doc_id: str | None = None
+    """Set when a document could not be read this time (permissions, damaged content): an index that holds an
+    earlier version of it keeps that version. Unset for what is refused on principle (links out of the folder,
+    FIFOs, files over the size limit): those never stay in an index."""
+
+
+def _setting_default(name: str) -> object:
+    return Settings.model_fields[name].default
+
+
+@dataclass(frozen=True)
+class LoadLimits:
+    """What loading may read: which links it follows and how much one file may cost (see ``Settings``)."""
+
+    follow_symlinks: bool = _setting_default("follow_symlinks")  # type: ignore[assignment]
+    max_file_bytes: int = _setting_default("max_file_bytes")  # type: ignore[assignment]
+    max_extracted_chars: int = _setting_default("max_extracted_chars")  # type: ignore[assignment]
+    max_decompressed_bytes: int = _setting_default("max_decompressed_bytes")  # type: ignore[assignment]
+    max_compression_ratio: float = _setting_default("max_compression_ratio")  # type: ignore[assignment]
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LoadLimits:
+        return cls(
+            follow_symlinks=settings.follow_symlinks,
+            max_file_bytes=settings.max_file_bytes,
+            max_extracted_chars=settings.max_extracted_chars,
+            max_decompressed_bytes=settings.max_decompressed_bytes,
+            max_compression_ratio=settings.max_compression_ratio,
+        )
+
+    def cut_reason(self, total_chars: int) -> str:
+        """The report line for a text cut at ``max_extracted_chars``."""
+        return (
+            f"text cut at {self.max_extracted_chars:,} characters (RAG_MAX_EXTRACTED_CHARS); the rest"
+            + (f", {total_chars - self.max_extracted_chars:,} characters," if total_chars > 0 else "")
+            + " was not indexed"
+        )
 
 
 @dataclass(frozen=True)
@@ -108,15 +152,16 @@ class UndecodableFileError(Exception):
     """Raised by ``decode_bytes`` with the reason a file is not text."""
 
 
-def load_corpus(paths: Sequence[Path | str]) -> LoadedCorpus:
-    """Load every text document under ``paths`` (folders, text files or BEIR ``.jsonl`` corpora).
+def load_corpus(paths: Sequence[Path | str], limits: LoadLimits | None = None) -> LoadedCorpus:
+    """Load every document under ``paths`` (folders, files or BEIR ``.jsonl`` corpora), within ``limits``.
 
     Document ids must be unique across all paths; a later duplicate is skipped and reported.
     """
+    limits = limits or LoadLimits()
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
     seen: dict[str, str] = {}
-    for item in _iter_loaded(paths):
+    for item in _iter_loaded(paths, limits):
         if isinstance(item, SkippedFile):
             logger.info("skipped %s: %s", item.source, item.reason)
             skipped.append(item)
@@ -130,77 +175,223 @@ def load_corpus(paths: Sequence[Path | str]) -> LoadedCorpus:
     return LoadedCorpus(documents=documents, skipped=skipped)
 
 
-def _iter_loaded(paths: Sequence[Path | str]) -> Iterator[Document | SkippedFile]:
+def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits) -> Iterator[Document | SkippedFile]:
     for raw in paths:
-        path = Path(raw).expanduser().resolve()
-        if not path.exists():
-            yield SkippedFile(str(path), "no such file or folder")
-        elif path.is_dir():
-            for file in iter_text_files(path):
-                yield from load_file(file)
+        named = Path(os.path.abspath(Path(raw).expanduser()))
+        if named.is_dir():
+            root = named.resolve()  # a folder named on the command line is the user's choice, link or not
+            for file in _iter_folder(root):
+                yield from (file,) if isinstance(file, SkippedFile) else _load_guarded(file, root, limits)
+            continue
+        path = named.parent.resolve() / named.name  # a file named directly is checked against its own folder
+        if not os.path.lexists(path):
+            yield SkippedFile(display_path(path), "no such file or folder")
         elif path.suffix.lower() == ".jsonl":
-            yield from load_jsonl_corpus(path)
+            yield from load_jsonl_corpus(path, limits)
         elif path.suffix.lower() in INDEXED_SUFFIXES:
-            yield from load_file(path)
+            yield from _load_guarded(path, path.parent, limits)
         else:
             supported = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
-            yield SkippedFile(str(path), f"unsupported file type {path.suffix!r}; supported: {supported}")
+            yield SkippedFile(display_path(path), f"unsupported file type {path.suffix!r}; supported: {supported}")
 
 
-def iter_text_files(root: Path) -> Iterator[Path]:
-    """Text files below ``root`` in sorted order, skipping hidden files and folders (names starting with ``.``)."""
-    for dirpath, dirnames, filenames in os.walk(root):
-        dirnames[:] = sorted(d for d in dirnames if not d.startswith("."))
+def _iter_folder(root: Path) -> Iterator[Path | SkippedFile]:
+    """Files below ``root`` with an indexed ending, in sorted order, skipping hidden files and folders (names
+    starting with ``.``); links to folders and unreadable folders are reported, not entered."""
+    errors: list[OSError] = []
+
+    def unreadable_folders() -> Iterator[SkippedFile]:
+        while errors:
+            failed = errors.pop(0)
+            yield SkippedFile(display_path(failed.filename or root), f"cannot read folder: {_os_reason(failed)}")
+
+    for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
+        yield from unreadable_folders()
+        linked = sorted(d for d in dirnames if not d.startswith(".") and os.path.islink(os.path.join(dirpath, d)))
+        for name in linked:
+            yield SkippedFile(display_path(Path(dirpath) / name), "symbolic link to a folder: not followed")
+        dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in linked)
         for name in sorted(filenames):
             if not name.startswith(".") and Path(name).suffix.lower() in INDEXED_SUFFIXES:
                 yield Path(dirpath) / name
+    yield from unreadable_folders()
 
 
-def load_file(path: Path) -> Iterator[Document | SkippedFile]:
+def _load_guarded(path: Path, root: Path, limits: LoadLimits) -> list[Document | SkippedFile]:
+    """``load_file``, with any failure of this one file turned into a report: one file never ends a run."""
+    try:
+        return list(load_file(path, root, limits))
+    except Exception as exc:  # a bug or a parser's surprise on one file must not take the index down
+        logger.warning("skipped %s after an unexpected error", display_path(path), exc_info=True)
+        reason = f"could not be read ({type(exc).__name__}: {shorten(str(exc))})"
+        return [SkippedFile(display_path(path), reason, doc_id=file_doc_id(path))]
+
+
+def load_file(
+    path: Path, root: Path | None = None, limits: LoadLimits | None = None
+) -> Iterator[Document | SkippedFile]:
     """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.formats``); a PDF may
-    also report pages that had no text."""
+    also report pages that had no text, and any file a cut at ``limits.max_extracted_chars``. Only a regular file
+    inside ``root`` (default: its own folder) is read."""
+    limits = limits or LoadLimits()
+    data = read_regular_file(path, root or path.parent, limits)
+    if isinstance(data, SkippedFile):
+        yield data
+        return
     suffix = path.suffix.lower()
     if suffix in EXTRACTED_SUFFIXES:
         from rag.formats import load_extracted
 
-        yield from load_extracted(path)
+        yield from load_extracted(path, data, limits)
         return
-    loaded = load_text_file(path)
-    if isinstance(loaded, Document) and suffix in MARKDOWN_SUFFIXES:
-        from rag.formats import markdown_structure
+    for item in load_text_bytes(path, data, limits):
+        if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:
+            from rag.formats import markdown_structure
 
-        sections, tables = markdown_structure(loaded.text, loaded.body_start)
-        loaded = replace(loaded, format="markdown", sections=sections, tables=tables)
-    yield loaded
+            sections, tables = markdown_structure(item.text, item.body_start)
+            item = replace(item, format="markdown", sections=sections, tables=tables)
+        yield item
 
 
-def load_text_file(path: Path) -> Document | SkippedFile:
-    """Read and decode one text file; return why not when it is not text."""
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        return SkippedFile(str(path), f"cannot read: {exc.strerror or exc}")
+def load_text_bytes(path: Path, data: bytes, limits: LoadLimits | None = None) -> Iterator[Document | SkippedFile]:
+    """The document decoded from the bytes of one text file, or why it is not text. Text past
+    ``limits.max_extracted_chars`` is cut and the cut reported (offsets of what is kept do not change)."""
+    limits = limits or LoadLimits()
+    source, doc_id = display_path(path), file_doc_id(path)
     try:
         text, encoding = decode_bytes(data)
     except UndecodableFileError as exc:
-        return SkippedFile(str(path), str(exc))
+        yield SkippedFile(source, str(exc), doc_id=doc_id)
+        return
     if not text.strip():
-        return SkippedFile(str(path), "empty file (no text)")
+        yield SkippedFile(source, "empty file (no text)", doc_id=doc_id)
+        return
     doc_date, body_start = parse_date_header(text)
-    return Document(
-        doc_id=file_doc_id(path),
-        source=str(path),
-        text=text,
+    yield Document(
+        doc_id=doc_id,
+        source=source,
+        text=text[: limits.max_extracted_chars],
         encoding=encoding,
         sha256=hashlib.sha256(data).hexdigest(),
         date=doc_date,
         body_start=body_start,
     )
+    if len(text) > limits.max_extracted_chars:
+        yield SkippedFile(source, limits.cut_reason(len(text)))
 
 
 def file_doc_id(path: Path) -> str:
-    """A short, URL-safe id that stays the same for the same absolute path."""
-    return hashlib.blake2b(str(path).encode("utf-8"), digest_size=8).hexdigest()
+    """A short, URL-safe id that stays the same for the same absolute path (its bytes, so any file name works)."""
+    return hashlib.blake2b(os.fsencode(path), digest_size=8).hexdigest()
+
+
+def display_path(path: Path | str) -> str:
+    """A path as text that can always be printed, stored and sent as JSON: bytes of a file name that are not
+    UTF-8 are shown as ``\\xNN`` escapes."""
+    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
+
+
+_FILE_KINDS = (
+    (stat.S_ISDIR, "a folder"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+)
+
+
+def read_regular_file(path: Path, root: Path, limits: LoadLimits) -> bytes | SkippedFile:
+    """The bytes of ``path``, or why they are not read: only a regular file inside ``root`` (a link's target
+    included) of at most ``limits.max_file_bytes`` bytes is read."""
+    opened = open_regular_file(path, root, limits)
+    if isinstance(opened, SkippedFile):
+        return opened
+    with os.fdopen(opened, "rb") as handle:
+        data = handle.read(limits.max_file_bytes + 1)
+    if len(data) > limits.max_file_bytes:  # it grew after it was measured
+        return SkippedFile(display_path(path), _too_large(len(data), limits))
+    return data
+
+
+def open_regular_file(path: Path, root: Path, limits: LoadLimits, *, sized: bool = True) -> int | SkippedFile:
+    """A read-only descriptor of ``path`` if it is a regular file that lies inside ``root`` (itself, or the target of
+    a link the settings allow), else why not. Nothing else is ever opened, so a FIFO or a device cannot block the
+    run; the descriptor is checked again after opening, so a file swapped for a link in between is refused too.
+    ``sized`` applies ``limits.max_file_bytes``."""
+    source = display_path(path)
+    try:
+        info = os.lstat(path)
+    except OSError as exc:
+        return SkippedFile(source, f"cannot read: {_os_reason(exc)}", doc_id=_kept_on(exc, path))
+    target = path
+    if stat.S_ISLNK(info.st_mode):
+        real = Path(os.path.realpath(path))
+        if not real.is_relative_to(root):
+            return SkippedFile(
+                source, f"symbolic link to {display_path(real)}, outside the indexed folder: never followed"
+            )
+        if not limits.follow_symlinks:
+            return SkippedFile(
+                source,
+                "symbolic link: not followed (set RAG_FOLLOW_SYMLINKS=true to follow links that stay inside the "
+                "indexed folder)",
+            )
+        try:
+            info = os.stat(real)
+        except OSError as exc:
+            reason = (
+                "broken symbolic link: its target does not exist"
+                if isinstance(exc, FileNotFoundError)
+                else (f"symbolic link that cannot be resolved: {_os_reason(exc)}")
+            )
+            return SkippedFile(source, reason)
+        target = real
+    if not stat.S_ISREG(info.st_mode):
+        kind = next((name for is_kind, name in _FILE_KINDS if is_kind(info.st_mode)), "not a regular file")
+        return SkippedFile(source, f"{kind}, not a regular file: not read")
+    if sized and info.st_size > limits.max_file_bytes:
+        return SkippedFile(source, _too_large(info.st_size, limits))
+    try:
+        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
+    except OSError as exc:
+        return SkippedFile(source, f"cannot read: {_os_reason(exc)}", doc_id=_kept_on(exc, path))
+    if not stat.S_ISREG(os.fstat(fd).st_mode) or not _opened_inside(fd, root):
+        os.close(fd)
+        return SkippedFile(source, "replaced while being opened (by a link or another kind of file): not read")
+    return fd
+
+
+def _opened_inside(fd: int, root: Path) -> bool:
+    """Whether the open file lives inside ``root``, by the kernel's own record of its path (Linux); elsewhere the
+    checks before opening stand alone."""
+    try:
+        return Path(os.readlink(f"/proc/self/fd/{fd}")).is_relative_to(root)
+    except OSError:
+        return True
+
+
+def _kept_on(exc: OSError, path: Path) -> str | None:
+    """The document id whose earlier version stays indexed after ``exc``: a file that exists but cannot be read
+    now (permissions, I/O); not one that is gone."""
+    return None if isinstance(exc, FileNotFoundError) else file_doc_id(path)
+
+
+def _os_reason(exc: OSError) -> str:
+    return exc.strerror.lower() if exc.strerror else str(exc)
+
+
+def _too_large(size: int, limits: LoadLimits) -> str:
+    return f"file is {megabytes(size)}; the limit is {megabytes(limits.max_file_bytes)} (RAG_MAX_FILE_BYTES)"
+
+
+def megabytes(size: int) -> str:
+    """A byte count as megabytes for a report line, for example ``20.0 MB``."""
+    return f"{size / 1_000_000:,.1f} MB"
+
+
+def shorten(text: str, limit: int = 200) -> str:
+    """``text``, cut to ``limit`` characters with an ellipsis (for reasons that quote a library's message)."""
+    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def decode_bytes(data: bytes) -> tuple[str, str]:
@@ -283,41 +474,58 @@ def parse_date_header(text: str) -> tuple[str | None, int]:
     return parsed.isoformat(), body_start
 
 
-def load_jsonl_corpus(path: Path) -> Iterable[Document | SkippedFile]:
+def load_jsonl_corpus(path: Path, limits: LoadLimits | None = None) -> Iterable[Document | SkippedFile]:
     """Read a BEIR ``corpus.jsonl``: one document per line with ``_id``, optional ``title`` and ``text``.
 
     The document's text is the ``text`` field verbatim (citations index into it); the title is kept apart so it
-    can be embedded without changing offsets.
+    can be embedded without changing offsets. The file is streamed line by line, so ``max_file_bytes`` does not
+    apply to it; a line is decoded on its own, so one bad line loses only itself.
     """
-    try:
-        handle = path.open("r", encoding="utf-8", newline="")
-    except OSError as exc:
-        yield SkippedFile(str(path), f"cannot read: {exc.strerror or exc}")
+    limits = limits or LoadLimits()
+    opened = open_regular_file(path, path.parent, limits, sized=False)
+    if isinstance(opened, SkippedFile):
+        yield opened
         return
-    with handle:
-        for line_no, line in enumerate(handle, start=1):
-            if not line.strip():
+    max_line = 4 * limits.max_extracted_chars + 65536
+    with os.fdopen(opened, "rb") as handle:
+        line_no = 0
+        while raw := handle.readline(max_line):
+            line_no += 1
+            where = f"{display_path(path)}:{line_no}"
+            if len(raw) == max_line and not raw.endswith(b"\n"):
+                while (rest := handle.readline(max_line)) and not rest.endswith(b"\n"):
+                    pass
+                yield SkippedFile(where, f"line longer than {max_line:,} bytes (RAG_MAX_EXTRACTED_CHARS): not read")
                 continue
-            where = f"{path}:{line_no}"
-            try:
-                record = json.loads(line)
-            except json.JSONDecodeError as exc:
-                yield SkippedFile(where, f"invalid JSON: {exc.msg}")
+            if not raw.strip():
                 continue
-            if not isinstance(record, dict) or not isinstance(record.get("_id"), str | int):
-                yield SkippedFile(where, "line has no '_id' field")
-                continue
-            doc_id = str(record["_id"])
-            text = record.get("text")
-            title = record.get("title") or None
-            if not isinstance(text, str) or not text.strip():
-                yield SkippedFile(f"{path}#{doc_id}", "document has no text")
-                continue
-            yield Document(
-                doc_id=doc_id,
-                source=f"{path}#{doc_id}",
-                text=text,
-                encoding="utf-8",
-                sha256=hashlib.sha256(text.encode("utf-8")).hexdigest(),
-                title=title if isinstance(title, str) else None,
-            )
+            yield _jsonl_document(path, where, raw, limits)
+
+
+def _jsonl_document(path: Path, where: str, raw: bytes, limits: LoadLimits) -> Document | SkippedFile:
+    try:
+        record = json.loads(raw.decode("utf-8"))
+    except UnicodeDecodeError as exc:
+        return SkippedFile(where, f"invalid UTF-8 at byte {exc.start} of the line")
+    except json.JSONDecodeError as exc:
+        return SkippedFile(where, f"invalid JSON: {exc.msg}")
+    if not isinstance(record, dict) or not isinstance(record.get("_id"), str | int):
+        return SkippedFile(where, "line has no '_id' field")
+    doc_id = str(record["_id"])
+    text = record.get("text")
+    title = record.get("title") or None
+    source = f"{display_path(path)}#{doc_id}"
+    if not isinstance(text, str) or not text.strip():
+        return SkippedFile(source, "document has no text")
+    try:
+        sha256 = hashlib.sha256(text.encode("utf-8")).hexdigest()
+    except UnicodeEncodeError:
+        return SkippedFile(source, "text holds a lone surrogate escape (\\udXXX), which is not a character")
+    return Document(
+        doc_id=doc_id,
+        source=source,
+        text=text[: limits.max_extracted_chars],
+        encoding="utf-8",
+        sha256=sha256,
+        title=title if isinstance(title, str) else None,
+    )

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import logging
 import os
+import re
+import unicodedata
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass
 from datetime import date
@@ -97,11 +99,25 @@ def display_source(source: str, cwd: Path | None = None) -> str:
     return source[len(prefix) :] if source.startswith(prefix) else source
 
 
+_BLANK = "".join(c for c in map(chr, range(0x3001)) if c.isspace() or unicodedata.category(c) == "Cc")
+"""White space and the C0/C1 control characters (every white space character lies below U+3001): a question of
+only these asks nothing. Stripped with ``str.strip``, which is linear, where a regex anchored at the end is not."""
+LONE_SURROGATE = re.compile("[\ud800-\udfff]")
+"""A UTF-16 surrogate on its own (what a JSON ``\\ud800`` escape decodes to): not a character."""
+
+
 def validate_query(query: str) -> str:
-    """The query stripped of surrounding white space, or an ``InvalidQueryError`` saying what is wrong."""
+    """The query stripped of surrounding white space and control characters, or an ``InvalidQueryError`` saying
+    what is wrong. A lone surrogate (which JSON's ``\\ud800`` escape can smuggle in) is refused here, because it
+    is not text: the tokenizer fails on it and no response holding it can be encoded as UTF-8."""
     if not isinstance(query, str):
         raise InvalidQueryError(f"a question must be a string, got {type(query).__name__}")
-    stripped = query.strip()
+    if surrogate := LONE_SURROGATE.search(query):
+        raise InvalidQueryError(
+            f"the question holds a lone surrogate (U+{ord(surrogate.group()):04X}) at character "
+            f"{surrogate.start()}, which is not text; send the question as valid Unicode"
+        )
+    stripped = query.strip(_BLANK)
     if not stripped:
         raise InvalidQueryError('the question is empty; ask something, for example: rag search "What happened?"')
     if len(stripped) > MAX_QUERY_CHARS:

@@ -62,6 +62,32 @@ class Settings(BaseSettings):
         1, ge=1, description="OpenMP threads per FAISS search; 1 is several times faster for single queries on 2 cores."
     )
 
+    follow_symlinks: bool = Field(
+        False,
+        description="Follow symbolic links to files that stay inside the indexed folder. Links whose target lies "
+        "outside it are never followed (skipped and reported), whatever this says.",
+    )
+    max_file_bytes: int = Field(
+        100_000_000, ge=1, description="Files larger than this many bytes are skipped (and reported) unread."
+    )
+    max_extracted_chars: int = Field(
+        2_000_000,
+        ge=1,
+        description="At most this many characters of text are indexed per file (about 1,000 pages); the rest is cut "
+        "and the cut reported.",
+    )
+    max_decompressed_bytes: int = Field(
+        200_000_000,
+        ge=1,
+        description="A DOCX file whose parts would inflate to more than this many bytes is skipped unparsed.",
+    )
+    max_compression_ratio: float = Field(
+        100.0,
+        ge=1.0,
+        description="A DOCX part over 1 MiB that inflates more than this many times its stored size is skipped as a "
+        "zip bomb.",
+    )
+
     api_key: SecretStr | None = Field(
         None,
         description="When set, every HTTP endpoint but /health (and the page shell at /) needs "
@@ -69,6 +95,9 @@ class Settings(BaseSettings):
     )
     reload_interval: float = Field(
         1.0, ge=0.0, description="Seconds between checks for a new index build to serve (0: never reload)."
+    )
+    max_request_bytes: int = Field(
+        1024 * 1024, ge=1024, description="HTTP request bodies larger than this are refused (413) before parsing."
     )
     host: str = Field("127.0.0.1", description="Address rag serve listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")

@@ -54,6 +54,18 @@ def write_bytes(path: Path, data: bytes) -> Path:
     return path
 
 
+def run_rag(*args: str, cwd: Path, env: dict[str, str] | None = None, timeout: float = 300):
+    """``rag ARGS`` in a subprocess from ``cwd``, with no ``RAG_`` setting from the caller's environment."""
+    import os
+    import subprocess
+    import sys
+
+    clean = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
+    return subprocess.run(
+        [sys.executable, "-m", "rag", *args], cwd=cwd, env=clean, capture_output=True, text=True, timeout=timeout
+    )
+
+
 def free_port() -> int:
     import socket
 
@@ -117,5 +129,18 @@ class RunningServer:
 def server(seed_index: BuildReport) -> Iterator[RunningServer]:
     """The real server over the seed index, started in the folder that holds the corpus copy."""
     running = RunningServer(seed_index.index_dir, cwd=Path(seed_index.manifest.corpus_roots[0]).parent)
+    yield running
+    running.stop()
+
+
+API_KEY = "s3cret-key-for-tests"
+
+
+@pytest.fixture(scope="session")
+def keyed_server(seed_index: BuildReport) -> Iterator[RunningServer]:
+    """The real server over the seed index with ``RAG_API_KEY`` set to ``API_KEY``."""
+    running = RunningServer(
+        seed_index.index_dir, cwd=Path(seed_index.manifest.corpus_roots[0]).parent, env={"RAG_API_KEY": API_KEY}
+    )
     yield running
     running.stop()

@@ -4,23 +4,10 @@ from __future__ import annotations
 
 import httpx
 import pytest
-from conftest import RunningServer
+from conftest import API_KEY, RunningServer
 from openai import AuthenticationError, OpenAI
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
-
-KEY = "s3cret-key-for-tests"
-
-
-@pytest.fixture(scope="module")
-def keyed_server(seed_index) -> RunningServer:
-    from pathlib import Path
-
-    running = RunningServer(
-        seed_index.index_dir, cwd=Path(seed_index.manifest.corpus_roots[0]).parent, env={"RAG_API_KEY": KEY}
-    )
-    yield running
-    running.stop()
 
 
 PROTECTED = [
@@ -44,7 +31,7 @@ def test_key_is_required(keyed_server: RunningServer, method: str, path: str, bo
     assert missing.headers["www-authenticate"] == "Bearer"
     wrong = httpx.request(method, url, json=body, headers={"Authorization": "Bearer nope"})
     assert wrong.status_code == 401
-    right = httpx.request(method, url, json=body, headers={"Authorization": f"Bearer {KEY}"}, timeout=60)
+    right = httpx.request(method, url, json=body, headers={"Authorization": f"Bearer {API_KEY}"}, timeout=60)
     assert right.status_code == 200, right.text
 
 
@@ -54,7 +41,7 @@ def test_health_and_page_shell_stay_open(keyed_server: RunningServer) -> None:
 
 
 def test_openai_client_with_and_without_the_key(keyed_server: RunningServer) -> None:
-    good = OpenAI(base_url=f"{keyed_server.base_url}/v1", api_key=KEY, max_retries=0)
+    good = OpenAI(base_url=f"{keyed_server.base_url}/v1", api_key=API_KEY, max_retries=0)
     assert [m.id for m in good.models.list()] == ["rag-search"]
     bad = OpenAI(base_url=f"{keyed_server.base_url}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(AuthenticationError):

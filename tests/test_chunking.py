@@ -133,3 +133,46 @@ def test_seed_corpus_chunks(embedder, settings) -> None:
 def test_invalid_settings_are_refused(tokenizer) -> None:
     with pytest.raises(ValueError, match="overlap_tokens"):
         Chunker(tokenizer, chunk_tokens=32, overlap_tokens=32, max_tokens=254)
+
+
+def test_a_file_on_one_line_reaches_the_tokenizer_in_bounded_pieces(tokenizer) -> None:
+    """A text with no sentence end and no line break is handed to the tokenizer at most ``MAX_PIECE_CHARS`` at a
+    time, and still chunked exactly within the model limit."""
+    from rag.chunking import MAX_PIECE_CHARS
+
+    rng = random.Random(3)
+    text = " ".join(f"word{rng.randrange(10_000)}" for _ in range(30_000))
+    longest = 0
+
+    def counting(texts, **kwargs):
+        nonlocal longest
+        longest = max(longest, *(len(t) for t in texts))
+        return tokenizer(texts, **kwargs)
+
+    chunker = Chunker(counting, chunk_tokens=96, overlap_tokens=24, max_tokens=254)
+    chunks = chunker.chunk(make_doc(text))
+    assert 0 < longest <= MAX_PIECE_CHARS < len(text)
+    assert all(text[c.start : c.end] == c.text and c.n_tokens <= 96 for c in chunks)
+    covered = {i for c in chunks for i in range(c.start, c.end)}
+    assert all(i in covered for i, ch in enumerate(text) if not ch.isspace())
+
+
+@pytest.mark.parametrize("seed", range(3))
+def test_cut_points_match_the_plain_rule(seed: int) -> None:
+    """``_cuttable`` looks back from the cut instead of copying the sentence; it must agree with the plain rule
+    (the text before the cut, closers stripped, ends with a mark) everywhere."""
+    from rag.chunking import _CLOSERS, _CUT_STRENGTHS, _cuttable
+
+    rng = random.Random(seed)
+    pieces = ["word", "Dr.", "end.", "(a)", "'quote.'", '"x;"', "y,", "z:", "»ok!«", ")", "..."]
+    sentence = " ".join(rng.choice(pieces) for _ in range(300))
+    offsets, position = [], 0
+    for token in sentence.split(" "):
+        offsets.append((position, position + len(token)))
+        position += len(token) + 1
+    for marks in _CUT_STRENGTHS:
+        for i in range(1, len(offsets)):
+            plain = offsets[i][0] > offsets[i - 1][1] and (
+                not marks or sentence[: offsets[i - 1][1]].rstrip(_CLOSERS)[-1:] in marks
+            )
+            assert _cuttable(sentence, offsets, i, marks) == plain, (marks, i)

@@ -3,23 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
-from conftest import DEV_QUESTIONS, SEEDS, write_bytes
+from conftest import DEV_QUESTIONS, SEEDS, run_rag, write_bytes
 
 pytestmark = pytest.mark.model
 
 
-def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+rag = run_rag
 
 
 @pytest.fixture(scope="module")

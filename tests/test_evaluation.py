@@ -6,14 +6,11 @@ from __future__ import annotations
 import itertools
 import json
 import math
-import os
-import subprocess
-import sys
 from pathlib import Path
 
 import ir_measures
 import pytest
-from conftest import DEV_QUESTIONS
+from conftest import DEV_QUESTIONS, run_rag
 from ir_measures import Qrel, ScoredDoc
 
 from rag.batch import read_questions
@@ -167,11 +164,7 @@ def test_load_beir_keeps_judged_queries_and_names_missing_splits(tmp_path: Path)
         load_beir(folder, "train")
 
 
-def rag(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    return subprocess.run(
-        [sys.executable, "-m", "rag", *args], cwd=cwd, env=env, capture_output=True, text=True, timeout=300
-    )
+rag = run_rag
 
 
 @pytest.mark.model

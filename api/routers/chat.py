@@ -17,9 +17,11 @@ from fastapi.responses import StreamingResponse
 
 from api.answer import answer_parts
 from api.dependencies import SearcherDep
+from api.errors import documented
+from api.routing import JsonRoute
 from api.schemas import ChatRequest, ModelListOut, ModelOut
 
-router = APIRouter(prefix="/v1", tags=["openai"])
+router = APIRouter(prefix="/v1", tags=["openai"], route_class=JsonRoute)
 
 MODEL_ID = "rag-search"
 STARTED = int(time.time())
@@ -30,7 +32,7 @@ def list_models() -> ModelListOut:
     return ModelListOut(data=[ModelOut(id=MODEL_ID, created=STARTED)])
 
 
-@router.post("/chat/completions", response_model=None)
+@router.post("/chat/completions", response_model=None, responses=documented(400, 413, 422))
 def chat_completions(request: ChatRequest, searcher: SearcherDep) -> dict[str, Any] | StreamingResponse:
     question = next((m.text() for m in reversed(request.messages) if m.role == "user" and m.text().strip()), None)
     if question is None:

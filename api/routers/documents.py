@@ -13,6 +13,7 @@ from fastapi import APIRouter, HTTPException, Query, Request
 from fastapi.responses import HTMLResponse
 
 from api.dependencies import SearcherDep
+from api.errors import documented, excerpt
 from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut, SpanOut
 from rag.search import display_source
 from rag.store import DocumentInfo
@@ -37,7 +38,11 @@ def list_documents(searcher: SearcherDep) -> DocumentListOut:
     return DocumentListOut(documents=[document_out(d) for d in searcher.index.store.documents()])
 
 
-@router.get("/documents/{doc_id}", response_model=DocumentDetailOut, responses={200: {"content": {"text/html": {}}}})
+@router.get(
+    "/documents/{doc_id}",
+    response_model=DocumentDetailOut,
+    responses={200: {"content": {"text/html": {}}}, **documented(404, 422)},
+)
 def get_document(
     doc_id: str,
     request: Request,
@@ -50,7 +55,9 @@ def get_document(
     of ``page``, as the citation gives it). Extracted formats serve the extracted text that was indexed."""
     info = searcher.index.store.document(doc_id)
     if info is None:
-        raise HTTPException(status_code=404, detail=f"no indexed document with id {doc_id!r}; see GET /documents")
+        raise HTTPException(
+            status_code=404, detail=f"no indexed document with id {excerpt(doc_id, 80)!r}; see GET /documents"
+        )
     if (start is None) != (end is None):
         raise HTTPException(status_code=422, detail="give both start and end, or neither")
     text = searcher.index.store.document_text(doc_id) or ""

@@ -1,4 +1,5 @@
-"""GET /health (the process is up) and GET /ready (the index and model are loaded)."""
+"""GET /health (the process is up) and GET /ready (the index and model are loaded); both answer HEAD too, which
+load balancers probe with."""
 
 from __future__ import annotations
 
@@ -11,11 +12,13 @@ router = APIRouter(tags=["health"])
 
 
 @router.get("/health", response_model=HealthOut)
+@router.head("/health", response_model=HealthOut)
 def health() -> HealthOut:
     return HealthOut()
 
 
 @router.get("/ready", response_model=ReadyOut)
+@router.head("/ready", response_model=ReadyOut)
 def ready(searcher: SearcherDep, request: Request) -> ReadyOut:
     manifest = searcher.index.manifest
     return ReadyOut(

@@ -3,16 +3,17 @@
 from __future__ import annotations
 
 import time
-from datetime import date
 from typing import Annotated
 
 from fastapi import APIRouter, Query
 
 from api.dependencies import SearcherDep
-from api.schemas import Filters, Mode, SearchRequest, SearchResponse
+from api.errors import documented
+from api.routing import JsonRoute
+from api.schemas import Filters, IsoDate, Mode, SearchRequest, SearchResponse
 from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, SearchFilters
 
-router = APIRouter(tags=["search"])
+router = APIRouter(tags=["search"], route_class=JsonRoute)
 
 
 def run_search(
@@ -30,20 +31,20 @@ def run_search(
     return SearchResponse(query=query, results=hits, took_ms=round(took_ms, 2))
 
 
-@router.post("/search", response_model=SearchResponse)
+@router.post("/search", response_model=SearchResponse, responses=documented(400, 413, 422))
 def search(request: SearchRequest, searcher: SearcherDep) -> SearchResponse:
     """The passages that best answer ``query``, optionally restricted by source glob and date range."""
     return run_search(searcher, request.query, request.top_k, request.filters, request.mode, request.rerank)
 
 
-@router.get("/search", response_model=SearchResponse)
+@router.get("/search", response_model=SearchResponse, responses=documented(422))
 def search_get(
     searcher: SearcherDep,
     q: Annotated[str, Query(min_length=1, max_length=MAX_QUERY_CHARS, description="The question.")],
     k: Annotated[int, Query(ge=1, le=MAX_TOP_K, description="Number of passages.")] = 5,
     source: Annotated[str | None, Query(max_length=1000, description="Glob on the source path.")] = None,
-    date_from: date | None = None,
-    date_to: date | None = None,
+    date_from: Annotated[IsoDate | None, Query(description="Only documents dated on or after (YYYY-MM-DD).")] = None,
+    date_to: Annotated[IsoDate | None, Query(description="Only documents dated on or before (YYYY-MM-DD).")] = None,
     mode: Annotated[Mode | None, Query(description="dense, bm25 or hybrid.")] = None,
     rerank: bool | None = None,
 ) -> SearchResponse:

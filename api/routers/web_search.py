@@ -8,10 +8,12 @@ from fastapi import APIRouter, Request
 
 from api.answer import source_label
 from api.dependencies import SearcherDep
+from api.errors import documented
+from api.routing import JsonRoute
 from api.schemas import WebSearchRequest, WebSearchResult
 from rag.search import Hit
 
-router = APIRouter(tags=["open-webui"])
+router = APIRouter(tags=["open-webui"], route_class=JsonRoute)
 
 
 def span_link(base_url: str, hit: Hit) -> str:
@@ -21,7 +23,7 @@ def span_link(base_url: str, hit: Hit) -> str:
     return f"{base_url.rstrip('/')}/documents/{hit.citation.doc_id}?{query}"
 
 
-@router.post("/web-search", response_model=list[WebSearchResult])
+@router.post("/web-search", response_model=list[WebSearchResult], responses=documented(400, 413, 422))
 def web_search(body: WebSearchRequest, request: Request, searcher: SearcherDep) -> list[WebSearchResult]:
     """Passages as search results; each link opens the cited span in its document."""
     hits = searcher.search(body.query, body.count)
