@@ -3,7 +3,7 @@ markers, then the list of sources."""
 
 from __future__ import annotations
 
-from rag.search import Hit
+from rag.types import Hit
 
 
 def lines_label(hit: Hit) -> str:

@@ -18,7 +18,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.errors import documented, install_error_handlers
 from api.reload import IndexReloader, ServedBuilds
 from api.routers import chat, documents, health, page, search, web_search
-from rag.search import Searcher
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)

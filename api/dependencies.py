@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import Depends, Request
 
 from api.reload import ServedBuilds
-from rag.search import Searcher
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 

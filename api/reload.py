@@ -12,8 +12,9 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 
 from rag.errors import RagError
-from rag.index import open_index, read_manifest
-from rag.search import Searcher
+from rag.index.manifest import read_manifest
+from rag.index.reader import open_index
+from rag.search.searcher import Searcher
 
 logger = logging.getLogger(__name__)
 

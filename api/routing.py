@@ -18,7 +18,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import Response
 
-from rag.search import LONE_SURROGATE
+from rag.search.searcher import LONE_SURROGATE
 
 
 class _NotJsonError(ValueError):

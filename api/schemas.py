@@ -8,7 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, Hit
+from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
+from rag.types import Hit
 
 
 class ErrorItem(BaseModel):

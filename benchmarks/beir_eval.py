@@ -13,9 +13,9 @@ import logging
 import tempfile
 from pathlib import Path
 
-from rag.datasets import load_beir
-from rag.evaluation import evaluate_beir
-from rag.report import format_table
+from rag.eval.datasets import load_beir
+from rag.eval.evaluation import evaluate_beir
+from rag.eval.report import format_table
 from rag.settings import Settings
 
 

@@ -17,11 +17,12 @@ import tempfile
 from pathlib import Path
 
 from rag.batch import read_questions
-from rag.datasets import BeirDataset, load_beir
 from rag.embedding import Embedder
-from rag.evaluation import Variant, evaluate_beir, evaluate_questions
-from rag.index import build_index, open_index
-from rag.search import Searcher
+from rag.eval.datasets import BeirDataset, load_beir
+from rag.eval.evaluation import Variant, evaluate_beir, evaluate_questions
+from rag.index.build import build_index
+from rag.index.reader import open_index
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 SIZES = [(64, 16), (96, 24), (96, 32), (128, 32), (192, 48), (254, 64)]

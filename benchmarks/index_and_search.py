@@ -20,9 +20,10 @@ import faiss
 
 from rag.batch import read_questions
 from rag.embedding import Embedder
-from rag.index import build_index, open_index
-from rag.loading import load_corpus
-from rag.search import Searcher
+from rag.index.build import build_index
+from rag.index.reader import open_index
+from rag.ingest.loading import load_corpus
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 ROOT = Path(__file__).resolve().parent.parent

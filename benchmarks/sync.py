@@ -17,7 +17,7 @@ from pathlib import Path
 from index_and_search import generate_corpus
 
 from rag.embedding import Embedder
-from rag.index import build_index
+from rag.index.build import build_index
 from rag.settings import Settings
 
 

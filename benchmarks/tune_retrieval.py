@@ -16,12 +16,12 @@ from pathlib import Path
 
 import ir_measures
 
-from rag.datasets import load_beir
 from rag.embedding import Embedder
-from rag.evaluation import ensure_beir_index, run_records, score_run
-from rag.index import open_index
-from rag.lexical import LexicalIndex, LexicalTokenizer
-from rag.search import Searcher
+from rag.eval.datasets import load_beir
+from rag.eval.evaluation import ensure_beir_index, run_records, score_run
+from rag.index.lexical import LexicalIndex, LexicalTokenizer
+from rag.index.reader import open_index
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 BM25_VARIANTS = [

@@ -10,7 +10,8 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from rag.errors import InvalidInputError
-from rag.search import Hit, Searcher
+from rag.search.searcher import Searcher
+from rag.types import Hit
 
 BATCH_SIZE = 32
 

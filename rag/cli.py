@@ -80,7 +80,7 @@ def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path |
     """Index folders of .txt/.md files or BEIR corpus.jsonl files (default: seeds/ into vectors/).
 
     Incremental: only new and changed files are embedded, deleted files leave the index."""
-    from rag.index import build_index
+    from rag.index.build import build_index
 
     roots = list(paths or settings.corpus)
     if watch:
@@ -141,7 +141,7 @@ def search_command(
     as_json: bool,
 ) -> None:
     """Find the passages that answer QUESTION; the sentence that best answers it is highlighted."""
-    from rag.search import Searcher, validate_query
+    from rag.search.searcher import Searcher, validate_query
 
     validate_query(question)  # fail fast, before the model loads
     with Searcher.open(settings, index_dir) as searcher:
@@ -212,7 +212,7 @@ def batch_command(
 ) -> None:
     """Answer every question of a JSONL file (lines with "question" and optional "id")."""
     from rag.batch import answer_questions, read_questions
-    from rag.search import Searcher
+    from rag.search.searcher import Searcher
 
     questions = read_questions(questions_file)
     handle = output.open("w", encoding="utf-8") if output else sys.stdout
@@ -268,9 +268,9 @@ def eval_command(
 
     With several --mode variants, each is scored on the same data and index in one run and shown side by side
     (with a paired t-test against the first); --run-out and --report then write one file per variant."""
-    from rag import evaluation
-    from rag.datasets import is_beir_folder, load_beir
-    from rag.report import format_comparison, format_table, format_variants, write_markdown_report
+    from rag.eval import evaluation
+    from rag.eval.datasets import is_beir_folder, load_beir
+    from rag.eval.report import format_comparison, format_table, format_variants, write_markdown_report
 
     if compare:
         a, b = (evaluation.EvalReport.from_json(p.read_text(encoding="utf-8")) for p in compare)
@@ -289,7 +289,7 @@ def eval_command(
         results, runs = [r for r, _ in scored], [run for _, run in scored]
     elif dataset.is_file():
         from rag.batch import read_questions
-        from rag.search import Searcher
+        from rag.search.searcher import Searcher
 
         if run_out:
             raise click.UsageError("--run-out writes document runs for BEIR folders; a question file has no qrels")
@@ -321,7 +321,7 @@ def eval_command(
 
 
 def _variants(modes: str | None, settings: Settings) -> list[Any]:
-    from rag.evaluation import Variant
+    from rag.eval.evaluation import Variant
 
     if modes is None:
         return [Variant(settings.mode, settings.reranker is not None)]
@@ -348,7 +348,7 @@ def serve_command(settings: Settings, index_dir: Path | None, host: str | None, 
     import uvicorn
 
     from api.app import create_app  # the service is an edge of its own; the library never imports it
-    from rag.search import Searcher
+    from rag.search.searcher import Searcher
 
     searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
     app = create_app(settings, searcher=searcher)
@@ -358,6 +358,6 @@ def serve_command(settings: Settings, index_dir: Path | None, host: str | None, 
 
 
 def _display(source: str) -> str:
-    from rag.search import display_source
+    from rag.search.searcher import display_source
 
     return display_source(source)

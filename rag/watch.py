@@ -12,8 +12,8 @@ import watchfiles
 
 from rag.embedding import Embedder
 from rag.errors import RagError
-from rag.index import BuildReport, build_index
-from rag.loading import INDEXED_SUFFIXES
+from rag.index.build import BuildReport, build_index
+from rag.ingest.loading import INDEXED_SUFFIXES
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)

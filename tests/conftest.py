@@ -9,8 +9,8 @@ from pathlib import Path
 import pytest
 
 from rag.embedding import Embedder
-from rag.index import BuildReport, build_index
-from rag.search import Searcher
+from rag.index.build import BuildReport, build_index
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
@@ -41,7 +41,7 @@ def seed_index(tmp_path_factory: pytest.TempPathFactory, settings: Settings, emb
 
 @pytest.fixture(scope="session")
 def seed_searcher(seed_index: BuildReport, settings: Settings, embedder: Embedder) -> Iterator[Searcher]:
-    from rag.index import open_index
+    from rag.index.reader import open_index
 
     searcher = Searcher(open_index(seed_index.index_dir, settings), embedder, settings)
     yield searcher

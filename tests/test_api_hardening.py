@@ -19,7 +19,7 @@ from conftest import API_KEY, RunningServer
 from jsonschema import Draft202012Validator
 
 from rag.errors import InvalidQueryError
-from rag.search import validate_query
+from rag.search.searcher import validate_query
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
 

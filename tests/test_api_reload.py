@@ -17,8 +17,9 @@ import httpx
 import pytest
 from conftest import SEEDS, RunningServer
 
-from rag.index import build_index, open_index
-from rag.search import Searcher
+from rag.index.build import build_index
+from rag.index.reader import open_index
+from rag.search.searcher import Searcher
 
 pytestmark = [pytest.mark.model, pytest.mark.server]
 

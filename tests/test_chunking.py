@@ -9,8 +9,9 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS
 
-from rag.chunking import Chunker
-from rag.loading import Document, load_corpus
+from rag.ingest.chunking import Chunker
+from rag.ingest.loading import load_corpus
+from rag.types import Document
 
 pytestmark = pytest.mark.model
 
@@ -138,7 +139,7 @@ def test_invalid_settings_are_refused(tokenizer) -> None:
 def test_a_file_on_one_line_reaches_the_tokenizer_in_bounded_pieces(tokenizer) -> None:
     """A text with no sentence end and no line break is handed to the tokenizer at most ``MAX_PIECE_CHARS`` at a
     time, and still chunked exactly within the model limit."""
-    from rag.chunking import MAX_PIECE_CHARS
+    from rag.ingest.chunking import MAX_PIECE_CHARS
 
     rng = random.Random(3)
     text = " ".join(f"word{rng.randrange(10_000)}" for _ in range(30_000))
@@ -161,7 +162,7 @@ def test_a_file_on_one_line_reaches_the_tokenizer_in_bounded_pieces(tokenizer) -
 def test_cut_points_match_the_plain_rule(seed: int) -> None:
     """``_cuttable`` looks back from the cut instead of copying the sentence; it must agree with the plain rule
     (the text before the cut, closers stripped, ends with a mark) everywhere."""
-    from rag.chunking import _CLOSERS, _CUT_STRENGTHS, _cuttable
+    from rag.ingest.chunking import _CLOSERS, _CUT_STRENGTHS, _cuttable
 
     rng = random.Random(seed)
     pieces = ["word", "Dr.", "end.", "(a)", "'quote.'", '"x;"', "y,", "z:", "»ok!«", ")", "..."]

@@ -14,9 +14,9 @@ from conftest import DEV_QUESTIONS, run_rag
 from ir_measures import Qrel, ScoredDoc
 
 from rag.batch import read_questions
-from rag.datasets import load_beir
 from rag.errors import InvalidInputError
-from rag.evaluation import (
+from rag.eval.datasets import load_beir
+from rag.eval.evaluation import (
     EvalReport,
     Timing,
     compare_reports,
@@ -26,8 +26,8 @@ from rag.evaluation import (
     score_run,
     write_trec_run,
 )
-from rag.report import format_comparison, write_markdown_report
-from rag.search import Searcher
+from rag.eval.report import format_comparison, write_markdown_report
+from rag.search.searcher import Searcher
 
 # q1 has two relevant documents, found at ranks 2 and 4; q2 one (graded 2) at rank 1; q3 is judged but
 # retrieves nothing, so it counts as 0 everywhere.

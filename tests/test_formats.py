@@ -14,9 +14,10 @@ import httpx
 import pytest
 from conftest import RunningServer, write_bytes
 
-from rag.index import build_index, open_index
-from rag.loading import load_corpus
-from rag.search import Searcher
+from rag.index.build import build_index
+from rag.index.reader import open_index
+from rag.ingest.loading import load_corpus
+from rag.search.searcher import Searcher
 
 pytestmark = pytest.mark.model
 

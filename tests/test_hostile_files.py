@@ -27,9 +27,10 @@ from hostile_corpus import (
 )
 
 from rag.errors import IndexWriteError
-from rag.index import BuildReport, build_index, open_index
-from rag.loading import LoadLimits, load_corpus
-from rag.search import Searcher
+from rag.index.build import BuildReport, build_index
+from rag.index.reader import open_index
+from rag.ingest.loading import LoadLimits, load_corpus
+from rag.search.searcher import Searcher
 from rag.settings import Settings
 
 
@@ -193,7 +194,7 @@ def test_an_unexpected_error_in_one_file_is_reported_and_the_rest_loaded(
     def explode(*args, **kwargs):
         raise RuntimeError("the parser fell over")
 
-    monkeypatch.setattr("rag.formats._extract_html", explode)
+    monkeypatch.setattr("rag.ingest.formats._extract_html", explode)
     assert reasons(corpus)["report.html"] == "could not be read (RuntimeError: the parser fell over)"
     assert loaded_sources(corpus) == {"notes/harbour.txt", "notes/orchard.md"}
 

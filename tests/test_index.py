@@ -11,7 +11,9 @@ import pytest
 from conftest import write_bytes
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, NoDocumentsError
-from rag.index import FORMAT_VERSION, build_index, open_index, read_manifest
+from rag.index.build import build_index
+from rag.index.manifest import FORMAT_VERSION, read_manifest
+from rag.index.reader import open_index
 
 pytestmark = pytest.mark.model
 

@@ -6,7 +6,8 @@ from pathlib import Path
 import pytest
 from conftest import SEEDS, write_bytes
 
-from rag.loading import UndecodableFileError, decode_bytes, load_corpus, parse_date_header
+from rag.ingest.decoding import UndecodableFileError, decode_bytes, parse_date_header
+from rag.ingest.loading import load_corpus
 
 LATIN1_TEXT = "Le café de la gare était fermé. Les élèves attendaient à côté du théâtre, déçus. " * 4
 

@@ -16,12 +16,13 @@ from conftest import DEV_QUESTIONS, write_bytes
 
 from rag.batch import answer_questions, read_questions
 from rag.errors import InvalidQueryError
-from rag.evaluation import answer_rank
-from rag.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
-from rag.index import build_index, open_index
-from rag.lexical import LexicalIndex, LexicalTokenizer
-from rag.search import Searcher, _without_overlaps
-from rag.store import StoredChunk
+from rag.eval.evaluation import answer_rank
+from rag.index.build import build_index
+from rag.index.lexical import LexicalIndex, LexicalTokenizer
+from rag.index.reader import open_index
+from rag.index.store import StoredChunk
+from rag.search.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.search.searcher import Searcher, _without_overlaps
 
 # --- BM25 ---------------------------------------------------------------------------------------------------
 
@@ -211,7 +212,7 @@ def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def test_reranking_orders_candidates_by_the_cross_encoder(seed_index, settings, embedder, tiny_cross_encoder) -> None:
     from sentence_transformers import CrossEncoder
 
-    from rag.rerank import Reranker
+    from rag.search.rerank import Reranker
 
     configured = settings.model_copy(update={"reranker": str(tiny_cross_encoder), "rerank_depth": 12})
     reranker = Reranker(str(tiny_cross_encoder))

@@ -10,8 +10,8 @@ from conftest import CITATION_FIELDS, DEV_QUESTIONS
 
 from rag.batch import answer_questions, read_questions
 from rag.errors import InvalidQueryError
-from rag.evaluation import answer_rank
-from rag.search import display_source
+from rag.eval.evaluation import answer_rank
+from rag.search.searcher import display_source
 
 pytestmark = pytest.mark.model
 

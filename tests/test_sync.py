@@ -18,10 +18,13 @@ import httpx
 import pytest
 from conftest import RunningServer
 
-from rag.embedding_cache import CACHE_NAME
 from rag.errors import IndexLockedError
-from rag.index import build_index, open_index, read_manifest, writer_lock
-from rag.search import Searcher
+from rag.index.build import build_index
+from rag.index.embedding_cache import CACHE_NAME
+from rag.index.lock import writer_lock
+from rag.index.manifest import read_manifest
+from rag.index.reader import open_index
+from rag.search.searcher import Searcher
 
 pytestmark = pytest.mark.model
 

@@ -7,7 +7,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from rag.vector_index import VectorIndex
+from rag.index.vectors import VectorIndex
 
 
 def normalised(rng: np.random.Generator, n: int, d: int) -> np.ndarray:

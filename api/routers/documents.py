@@ -15,8 +15,8 @@ from fastapi.responses import HTMLResponse
 from api.dependencies import SearcherDep
 from api.errors import documented, excerpt
 from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut, SpanOut
-from rag.search import display_source
-from rag.store import DocumentInfo
+from rag.index.store import DocumentInfo
+from rag.search.searcher import display_source
 
 router = APIRouter(tags=["documents"])
 

@@ -11,7 +11,8 @@ from api.dependencies import SearcherDep
 from api.errors import documented
 from api.routing import JsonRoute
 from api.schemas import Filters, IsoDate, Mode, SearchRequest, SearchResponse
-from rag.search import MAX_QUERY_CHARS, MAX_TOP_K, SearchFilters
+from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
+from rag.types import SearchFilters
 
 router = APIRouter(tags=["search"], route_class=JsonRoute)
 

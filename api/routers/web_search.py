@@ -11,7 +11,7 @@ from api.dependencies import SearcherDep
 from api.errors import documented
 from api.routing import JsonRoute
 from api.schemas import WebSearchRequest, WebSearchResult
-from rag.search import Hit
+from rag.types import Hit
 
 router = APIRouter(tags=["open-webui"], route_class=JsonRoute)
 

@@ -18,7 +18,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag.embedding import Embedder
-from rag.store import select_in
+from rag.index.store import select_in
 
 logger = logging.getLogger(__name__)
 

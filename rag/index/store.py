@@ -15,8 +15,7 @@ from typing import Any
 
 import numpy as np
 
-from rag.chunking import Chunk
-from rag.loading import Document
+from rag.types import Chunk, Document, SentenceVectors
 
 
 def select_in(db: sqlite3.Connection, query: str, values: Iterable[Any], size: int = 500) -> Iterator[tuple]:
@@ -49,14 +48,6 @@ class StoredChunk:
     """Where the page starts in the document's text (PDF citations count from there)."""
     page_line: int = 1
     """The document line the page starts on."""
-
-
-@dataclass(frozen=True)
-class SentenceVectors:
-    """The sentences of one chunk: spans in the source's coordinates and one normalised vector per sentence."""
-
-    spans: list[tuple[int, int]]
-    vectors: np.ndarray
 
 
 @dataclass(frozen=True)

@@ -7,19 +7,9 @@ Sentence vectors are made at index time from each passage's own token embeddings
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import numpy as np
 
-from rag.store import SentenceVectors
-
-
-@dataclass(frozen=True)
-class Span:
-    """Character offsets into the source text, end exclusive."""
-
-    start: int
-    end: int
+from rag.types import SentenceVectors, Span
 
 
 def best_sentence(query_vector: np.ndarray, sentences: SentenceVectors) -> Span:

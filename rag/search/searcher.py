@@ -12,84 +12,27 @@ import os
 import re
 import unicodedata
 from collections.abc import Sequence
-from dataclasses import asdict, dataclass
-from datetime import date
 from fnmatch import fnmatchcase
 from pathlib import Path
-from typing import Any
 
 import faiss
 import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
-from rag.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
-from rag.highlight import Span, best_sentence
-from rag.index import Index, open_index
-from rag.rerank import Reranker
+from rag.index.reader import Index, open_index
+from rag.index.store import StoredChunk
+from rag.search.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.search.highlight import best_sentence
+from rag.search.rerank import Reranker
 from rag.settings import Settings
-from rag.store import StoredChunk
+from rag.types import Citation, Hit, SearchFilters, Span
 
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 100
 MODES = ("dense", "bm25", "hybrid")
-
-
-@dataclass(frozen=True)
-class Citation:
-    """Where a passage comes from: ``text == decoded_source_text[start:end]``, on lines ``line_start..line_end``."""
-
-    source: str
-    start: int
-    end: int
-    line_start: int
-    line_end: int
-    date: str | None
-    doc_id: str
-    section: str | None = None
-    """Heading path of the passage (Markdown, HTML, DOCX), for example ``Install > Linux``."""
-    page: int | None = None
-    """1-based physical page (PDF); ``start``/``end`` and the lines then count within that page's text."""
-    page_label: str | None = None
-    """The page label the PDF defines for that page, if any (for example ``iv``)."""
-
-
-@dataclass(frozen=True)
-class Hit:
-    """One ranked passage."""
-
-    rank: int
-    score: float
-    text: str
-    citation: Citation
-    highlight: Span | None = None
-    """The sentence of ``text`` most similar to the question, in the source's coordinates (like the citation)."""
-
-    def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
-
-
-@dataclass(frozen=True)
-class SearchFilters:
-    """Restrict a search to some documents: a glob on the source path, and an inclusive range of dates.
-
-    The glob matches the source as cited (relative to the working directory) or the absolute path, with
-    ``fnmatch`` rules (``*`` also crosses ``/``). A date bound excludes documents without a date.
-    """
-
-    source: str | None = None
-    date_from: date | None = None
-    date_to: date | None = None
-
-    def __post_init__(self) -> None:
-        if self.date_from and self.date_to and self.date_from > self.date_to:
-            raise InvalidQueryError(f"date_from {self.date_from} is after date_to {self.date_to}")
-
-    @property
-    def is_empty(self) -> bool:
-        return self.source is None and self.date_from is None and self.date_to is None
 
 
 def display_source(source: str, cwd: Path | None = None) -> str:

@@ -22,14 +22,17 @@ from ir_measures import AP, RR, R, ScoredDoc, nDCG
 from tqdm.auto import tqdm
 
 from rag.batch import Answered, Question, answer_questions
-from rag.datasets import BeirDataset
 from rag.embedding import Embedder
-from rag.embedding_cache import CACHE_NAME
 from rag.errors import IndexNotFoundError, InvalidInputError, RagError
-from rag.index import ChunkingInfo, LexicalInfo, build_index, open_index, read_manifest
-from rag.rerank import Reranker
-from rag.search import MODES, Hit, Searcher
+from rag.eval.datasets import BeirDataset
+from rag.index.build import build_index
+from rag.index.embedding_cache import CACHE_NAME
+from rag.index.manifest import ChunkingInfo, LexicalInfo, read_manifest
+from rag.index.reader import open_index
+from rag.search.rerank import Reranker
+from rag.search.searcher import MODES, Searcher
 from rag.settings import Settings
+from rag.types import Hit
 
 logger = logging.getLogger(__name__)
 

@@ -16,7 +16,7 @@ from typing import Any, Protocol
 
 from sentencex import get_sentence_boundaries
 
-from rag.loading import Document, Page, Table
+from rag.types import Chunk, Document, Page, Table
 
 logger = logging.getLogger(__name__)
 
@@ -39,36 +39,6 @@ def sentence_spans(text: str, language: str = "en", start: int = 0, end: int | N
         if first < stop:
             spans.append((first, stop))
     return spans
-
-
-@dataclass(frozen=True)
-class Chunk:
-    """A passage of one document: its exact character span, its 1-based lines and its size in model tokens."""
-
-    doc_id: str
-    ordinal: int
-    start: int
-    end: int
-    text: str
-    line_start: int
-    line_end: int
-    n_tokens: int
-    context: str | None = None
-    """Text embedded in front of the passage (title, heading path, a split table's header), never shown or cited."""
-    section: str | None = None
-    """Heading path of the passage (Markdown, HTML, DOCX), for example ``Install > Linux``."""
-    page: Page | None = None
-    """The PDF page the passage lies on (passages never cross pages)."""
-
-    @property
-    def embed_text(self) -> str:
-        """What the embedding model sees: the context line, then the passage."""
-        return f"{self.context}\n{self.text}" if self.context else self.text
-
-    def embed_span(self, start: int, end: int) -> tuple[int, int]:
-        """A span of the source (inside this chunk) in the coordinates of ``embed_text``."""
-        shift = len(self.context) + 1 - self.start if self.context else -self.start
-        return start + shift, end + shift
 
 
 def sentence_spans_of(chunk: Chunk, language: str = "en") -> list[tuple[int, int]]:

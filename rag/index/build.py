@@ -10,134 +10,47 @@ use and the files against their checksums, and says what to do when they disagre
 from __future__ import annotations
 
 import errno
-import fcntl
-import hashlib
-import json
 import logging
-import os
 import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
-from typing import Any
 
 import numpy as np
 
-from rag.chunking import Chunk, Chunker, sentence_spans_of
 from rag.embedding import Embedder
-from rag.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
 from rag.errors import (
-    IndexCorruptError,
-    IndexLockedError,
-    IndexMismatchError,
     IndexNotFoundError,
     IndexWriteError,
     NoDocumentsError,
     RagError,
 )
-from rag.lexical import LexicalIndex, LexicalTokenizer
-from rag.loading import Document, LoadLimits, SkippedFile, load_corpus, shorten
+from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
+from rag.index.lexical import LexicalIndex
+from rag.index.lock import writer_lock
+from rag.index.manifest import (
+    FORMAT_VERSION,
+    ChunkingInfo,
+    LexicalInfo,
+    Manifest,
+    ModelInfo,
+    file_info,
+    read_manifest,
+    write_manifest,
+)
+from rag.index.reader import Index, open_index
+from rag.index.store import MetadataStore
+from rag.index.vectors import VectorIndex
+from rag.ingest.chunking import Chunker, sentence_spans_of
+from rag.ingest.loading import LoadLimits, load_corpus, shorten
 from rag.settings import Settings
-from rag.store import MetadataStore, SentenceVectors
-from rag.vector_index import VectorIndex
+from rag.types import Chunk, Document, SentenceVectors, SkippedFile
 
 logger = logging.getLogger(__name__)
-
-FORMAT_VERSION = 3
-"""2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown)."""
-MANIFEST_NAME = "manifest.json"
-LOCK_NAME = "index.lock"
-
-
-@dataclass(frozen=True)
-class ModelInfo:
-    name: str
-    dimension: int
-    max_seq_length: int
-
-
-@dataclass(frozen=True)
-class ChunkingInfo:
-    chunk_tokens: int
-    overlap_tokens: int
-    language: str
-    embed_titles: bool
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> ChunkingInfo:
-        return cls(settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles)
-
-
-@dataclass(frozen=True)
-class LexicalInfo:
-    """How the BM25 index was built; queries are tokenized the same way."""
-
-    language: str
-    stem: bool
-    stopwords: bool
-    titles: bool
-    k1: float
-    b: float
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LexicalInfo:
-        return cls(
-            settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
-            settings.bm25_b,
-        )  # fmt: skip
-
-    def tokenizer(self) -> LexicalTokenizer:
-        return LexicalTokenizer(self.language, stem=self.stem, stopwords=self.stopwords)
-
-
-@dataclass(frozen=True)
-class FileInfo:
-    name: str
-    """Path relative to the index directory."""
-    sha256: str
-    bytes: int
-
-
-@dataclass(frozen=True)
-class Manifest:
-    """What an index directory holds and how it was made."""
-
-    format_version: int
-    build_id: str
-    created_at: str
-    build_seconds: float
-    model: ModelInfo
-    chunking: ChunkingInfo
-    lexical: LexicalInfo
-    corpus_roots: list[str]
-    counts: dict[str, int]
-    files: dict[str, FileInfo]
-    versions: dict[str, str] = field(default_factory=dict)
-
-    def to_json(self) -> str:
-        return json.dumps(asdict(self), indent=2, sort_keys=True)
-
-    @classmethod
-    def from_json(cls, raw: dict[str, Any]) -> Manifest:
-        return cls(
-            format_version=raw["format_version"],
-            build_id=raw["build_id"],
-            created_at=raw["created_at"],
-            build_seconds=raw["build_seconds"],
-            model=ModelInfo(**raw["model"]),
-            chunking=ChunkingInfo(**raw["chunking"]),
-            lexical=LexicalInfo(**raw["lexical"]),
-            corpus_roots=list(raw["corpus_roots"]),
-            counts=dict(raw["counts"]),
-            files={key: FileInfo(**value) for key, value in raw["files"].items()},
-            versions=dict(raw.get("versions", {})),
-        )
 
 
 @dataclass(frozen=True)
@@ -162,51 +75,6 @@ class BuildReport:
     """False when the previous build was updated in place of a full rebuild."""
     changed: bool = True
     """False when nothing changed: no new build was written."""
-
-
-@dataclass
-class Index:
-    """An opened index: its manifest, vector index, BM25 index and metadata store (the model is loaded separately)."""
-
-    directory: Path
-    manifest: Manifest
-    vectors: VectorIndex
-    lexical: LexicalIndex
-    store: MetadataStore
-
-    def close(self) -> None:
-        self.store.close()
-
-    def __enter__(self) -> Index:
-        return self
-
-    def __exit__(self, *exc_info: object) -> None:
-        self.close()
-
-
-@contextmanager
-def writer_lock(index_dir: Path) -> Iterator[None]:
-    """One writer per index at a time (an advisory ``flock`` on ``index.lock``); readers never take it. The kernel
-    releases the lock when its holder dies, even by SIGKILL, so a crash never leaves the index locked."""
-    index_dir.mkdir(parents=True, exist_ok=True)
-    with (index_dir / LOCK_NAME).open("a+") as handle:
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except BlockingIOError:
-            handle.seek(0)
-            holder = handle.read().strip() or "unknown"
-            raise IndexLockedError(
-                f"another rag index is writing {index_dir}/ ({holder}); wait for it to finish and run again"
-            ) from None
-        handle.seek(0)
-        handle.truncate()
-        handle.write(f"pid {os.getpid()} since {datetime.now(UTC).isoformat(timespec='seconds')}")
-        handle.flush()
-        try:
-            yield
-        finally:
-            handle.truncate(0)
-            fcntl.flock(handle, fcntl.LOCK_UN)
 
 
 def build_index(
@@ -379,14 +247,14 @@ def _build(
         lexical=lexical_info,
         corpus_roots=[str(Path(p).expanduser().resolve()) for p in paths],
         counts=counts,
-        files={"store": _file_info(index_dir, store_name), "vectors": _file_info(index_dir, vectors_name)}
+        files={"store": file_info(index_dir, store_name), "vectors": file_info(index_dir, vectors_name)}
         | {
-            f"lexical/{path.name}": _file_info(index_dir, f"{lexical_dir.name}/{path.name}")
+            f"lexical/{path.name}": file_info(index_dir, f"{lexical_dir.name}/{path.name}")
             for path in sorted(lexical_dir.iterdir())
         },
         versions=_library_versions(),
     )
-    _write_manifest(index_dir, manifest)
+    write_manifest(index_dir, manifest)
     _remove_unreferenced(index_dir, manifest)
     logger.info("index %s written to %s", build_id, index_dir)
     return BuildReport(
@@ -461,109 +329,6 @@ def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
         index.close()
         return None
     return index
-
-
-def read_manifest(index_dir: Path) -> Manifest:
-    """The manifest of the index in ``index_dir``, checked for format version."""
-    path = Path(index_dir) / MANIFEST_NAME
-    if not path.is_file():
-        raise IndexNotFoundError(
-            f"no index found in {index_dir}/ (no {MANIFEST_NAME}). Build one first: rag index [PATH ...] "
-            f"--index {index_dir}"
-        )
-    try:
-        raw = json.loads(path.read_text(encoding="utf-8"))
-        version = raw.get("format_version")
-    except (OSError, ValueError, AttributeError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
-        raise IndexCorruptError(
-            f"{path} is not a readable manifest ({type(exc).__name__}: {shorten(str(exc))}); rebuild the index with "
-            "rag index (it rebuilds over a damaged manifest)"
-        ) from exc
-    if version != FORMAT_VERSION:
-        raise IndexMismatchError(
-            f"index in {index_dir}/ has format version {version}, this version of rag reads {FORMAT_VERSION}; "
-            "rebuild it with rag index"
-        )
-    try:
-        return Manifest.from_json(raw)
-    except (KeyError, TypeError) as exc:
-        raise IndexCorruptError(f"{path} is missing fields ({exc}); rebuild the index with rag index") from exc
-
-
-def open_index(index_dir: Path, settings: Settings, *, verify: bool = True) -> Index:
-    """Open the index in ``index_dir`` for reading, after checking it was built with ``settings.model`` and that
-    its files are whole."""
-    index_dir = Path(index_dir)
-    manifest = read_manifest(index_dir)
-    if manifest.model.name != settings.model:
-        raise IndexMismatchError(
-            f"index in {index_dir}/ was built with model {manifest.model.name!r} but the model setting is "
-            f"{settings.model!r}. Set RAG_MODEL={manifest.model.name} to use it, or rebuild with rag index."
-        )
-    for info in manifest.files.values():
-        _check_file(index_dir / info.name, info, verify=verify)
-    vectors = VectorIndex.load(index_dir / manifest.files["vectors"].name, manifest.model.dimension)
-    if len(vectors) != manifest.counts["chunks"]:
-        raise IndexCorruptError(
-            f"{index_dir / manifest.files['vectors'].name} holds {len(vectors)} vectors, the manifest says "
-            f"{manifest.counts['chunks']}; rebuild the index with rag index"
-        )
-    lexical_ids = manifest.files.get("lexical/chunk_ids.npy")
-    if lexical_ids is None:
-        raise IndexCorruptError(f"{index_dir / MANIFEST_NAME} names no BM25 index; rebuild the index with rag index")
-    lexical_dir = index_dir / lexical_ids.name.split("/")[0]
-    lexical = LexicalIndex.load(lexical_dir, manifest.lexical.tokenizer())
-    if len(lexical) != manifest.counts["chunks"]:
-        raise IndexCorruptError(
-            f"{lexical_dir} holds {len(lexical)} passages, the manifest says {manifest.counts['chunks']}; rebuild "
-            "the index with rag index"
-        )
-    store = MetadataStore(index_dir / manifest.files["store"].name, read_only=True)
-    return Index(directory=index_dir, manifest=manifest, vectors=vectors, lexical=lexical, store=store)
-
-
-def _check_file(path: Path, info: FileInfo, *, verify: bool) -> None:
-    if not path.is_file():
-        raise IndexCorruptError(f"index file {path} is missing; rebuild the index with rag index")
-    size = path.stat().st_size
-    if size != info.bytes:
-        raise IndexCorruptError(
-            f"index file {path} has {size} bytes, the manifest says {info.bytes} (truncated or changed); "
-            "rebuild the index with rag index"
-        )
-    if verify and _sha256(path) != info.sha256:
-        raise IndexCorruptError(f"index file {path} does not match its checksum; rebuild the index with rag index")
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
-
-
-def _file_info(index_dir: Path, name: str) -> FileInfo:
-    path = index_dir / name
-    _fsync(path)
-    return FileInfo(name=name, sha256=_sha256(path), bytes=path.stat().st_size)
-
-
-def _fsync(path: Path) -> None:
-    fd = os.open(path, os.O_RDONLY)
-    try:
-        os.fsync(fd)
-    finally:
-        os.close(fd)
-
-
-def _write_manifest(index_dir: Path, manifest: Manifest) -> None:
-    """Replace the manifest atomically: write a temporary file, fsync it, rename it over the old one."""
-    temporary = index_dir / f".{MANIFEST_NAME}.{manifest.build_id}.tmp"
-    temporary.write_text(manifest.to_json(), encoding="utf-8")
-    _fsync(temporary)
-    os.replace(temporary, index_dir / MANIFEST_NAME)
-    _fsync(index_dir)
 
 
 def _remove_unreferenced(index_dir: Path, manifest: Manifest | None) -> None:

@@ -11,21 +11,18 @@ limits (``LoadLimits``) bound what one file may cost.
 
 from __future__ import annotations
 
-import codecs
 import hashlib
 import json
 import logging
 import os
-import re
 import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
-from datetime import date
 from pathlib import Path
 
-import charset_normalizer
-
+from rag.ingest.decoding import UndecodableFileError, decode_bytes, parse_date_header
 from rag.settings import Settings
+from rag.types import Document, SkippedFile
 
 logger = logging.getLogger(__name__)
 
@@ -34,77 +31,6 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
 INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
 """File endings read from folders. A ``.jsonl`` file named on its own is read as a BEIR corpus."""
-
-_DATE_HEADER = re.compile(r"\A\ufeff?[ \t]*date[ \t]+(\d{4}-\d{2}-\d{2})\b[ \t]*(?:\r?\n)?")
-_UTF8_BOM = codecs.BOM_UTF8
-
-
-@dataclass(frozen=True)
-class Page:
-    """One physical page of an extracted document: ``text[start:end]`` is its text (1-based ``number``)."""
-
-    start: int
-    end: int
-    number: int
-    label: str | None = None
-    """The page label the PDF defines (for example ``iv``), if any."""
-    line: int = 1
-    """The 1-based line of the document's text the page starts on (PDF citations count lines from there)."""
-
-
-@dataclass(frozen=True)
-class Section:
-    """A stretch of text under one heading path (for example ``Install > Linux``)."""
-
-    start: int
-    end: int
-    path: str
-
-
-@dataclass(frozen=True)
-class Table:
-    """A table, one row per line; ``text[start:header_end]`` is its header (repeated for split tables)."""
-
-    start: int
-    end: int
-    header_end: int
-
-
-@dataclass(frozen=True)
-class Document:
-    """One source of text, exactly as decoded from disk.
-
-    ``body_start`` is where the content begins after a parsed header (such as a leading ``date YYYY-MM-DD``);
-    offsets stay those of ``text``.
-    """
-
-    doc_id: str
-    source: str
-    """Absolute file path; for a JSONL corpus the JSONL path, ``#`` and the ``_id``."""
-    text: str
-    encoding: str
-    sha256: str
-    date: str | None = None
-    title: str | None = None
-    body_start: int = 0
-    format: str = "text"
-    """``text`` and ``markdown`` are cited in the file's own text; ``pdf``, ``html`` and ``docx`` in the text
-    extracted from them (which the index stores and serves)."""
-    pages: tuple[Page, ...] = ()
-    sections: tuple[Section, ...] = ()
-    tables: tuple[Table, ...] = ()
-
-
-@dataclass(frozen=True)
-class SkippedFile:
-    """A file (or JSONL line, or part of a file) that was not indexed, and why."""
-
-    source: str
-    reason: str
-    doc_id: str | None = None
-    """Set when a document could not be read this time (permissions, damaged content): an index that holds an
-    earlier version of it keeps that version. Unset for what is refused on principle (links out of the folder,
-    FIFOs, files over the size limit): those never stay in an index."""
 
 
 def _setting_default(name: str) -> object:
@@ -146,10 +72,6 @@ class LoadedCorpus:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
-
-
-class UndecodableFileError(Exception):
-    """Raised by ``decode_bytes`` with the reason a file is not text."""
 
 
 def load_corpus(paths: Sequence[Path | str], limits: LoadLimits | None = None) -> LoadedCorpus:
@@ -230,9 +152,9 @@ def _load_guarded(path: Path, root: Path, limits: LoadLimits) -> list[Document |
 def load_file(
     path: Path, root: Path | None = None, limits: LoadLimits | None = None
 ) -> Iterator[Document | SkippedFile]:
-    """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.formats``); a PDF may
-    also report pages that had no text, and any file a cut at ``limits.max_extracted_chars``. Only a regular file
-    inside ``root`` (default: its own folder) is read."""
+    """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.ingest.formats``); a
+    PDF may also report pages that had no text, and any file a cut at ``limits.max_extracted_chars``. Only a
+    regular file inside ``root`` (default: its own folder) is read."""
     limits = limits or LoadLimits()
     data = read_regular_file(path, root or path.parent, limits)
     if isinstance(data, SkippedFile):
@@ -240,13 +162,13 @@ def load_file(
         return
     suffix = path.suffix.lower()
     if suffix in EXTRACTED_SUFFIXES:
-        from rag.formats import load_extracted
+        from rag.ingest.formats import load_extracted
 
         yield from load_extracted(path, data, limits)
         return
     for item in load_text_bytes(path, data, limits):
         if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:
-            from rag.formats import markdown_structure
+            from rag.ingest.formats import markdown_structure
 
             sections, tables = markdown_structure(item.text, item.body_start)
             item = replace(item, format="markdown", sections=sections, tables=tables)
@@ -392,86 +314,6 @@ def megabytes(size: int) -> str:
 def shorten(text: str, limit: int = 200) -> str:
     """``text``, cut to ``limit`` characters with an ellipsis (for reasons that quote a library's message)."""
     return text if len(text) <= limit else text[: limit - 1] + "…"
-
-
-def decode_bytes(data: bytes) -> tuple[str, str]:
-    """Decode file bytes to text and name the encoding used, or raise ``UndecodableFileError`` with the reason.
-
-    UTF-8 (with or without BOM) is tried first. Bytes that are mostly UTF-8 but contain invalid sequences are a
-    damaged UTF-8 file, not a legacy encoding: they are refused rather than turned into mojibake. Anything else is
-    handed to charset-normalizer, which refuses binary data.
-    """
-    if not data:
-        raise UndecodableFileError("empty file (0 bytes)")
-    if b"\x00" in data[:8192]:
-        raise UndecodableFileError("binary file (contains NUL bytes)")
-    encoding = "utf-8-sig" if data.startswith(_UTF8_BOM) else "utf-8"
-    try:
-        return data.decode(encoding), encoding
-    except UnicodeDecodeError as exc:
-        if _mostly_utf8(data):
-            raise UndecodableFileError(
-                f"invalid UTF-8 at byte {exc.start} ({data[exc.start : exc.start + 1]!r}) in a file that is "
-                "otherwise UTF-8; fix or re-save the file as UTF-8"
-            ) from None
-    match = _likely_encoding(charset_normalizer.from_bytes(data))
-    if match is None:
-        raise UndecodableFileError("not text: no character encoding fits its bytes")
-    try:
-        return data.decode(match.encoding), match.encoding
-    except (UnicodeDecodeError, LookupError) as exc:  # detector and codec disagree: refuse, do not guess further
-        raise UndecodableFileError(f"not text: detected encoding {match.encoding} does not decode it ({exc})") from None
-
-
-COMMON_LEGACY_ENCODINGS = (
-    "cp1252",
-    "iso8859_15",
-    "cp1251",
-    "cp1250",
-    "gb18030",
-    "big5",
-    "shift_jis",
-    "euc_kr",
-    "koi8_r",
-)
-"""Legacy encodings most text files are in, in order of preference among near-equal detector candidates."""
-_NEAR_EQUAL_CHAOS = 0.05
-
-
-def _likely_encoding(matches: charset_normalizer.CharsetMatches) -> charset_normalizer.CharsetMatch | None:
-    """The detector's best match, except that a common encoding scoring nearly as well wins over a rare one
-    (on short Western text charset-normalizer can rank cp775 above cp1252, which turns é into ķ)."""
-    best = matches.best()
-    if best is None or best.encoding is None:
-        return None
-    if best.encoding in COMMON_LEGACY_ENCODINGS:
-        return best
-    near = {m.encoding: m for m in matches if m.chaos <= best.chaos + _NEAR_EQUAL_CHAOS}
-    return next((near[name] for name in COMMON_LEGACY_ENCODINGS if name in near), best)
-
-
-def _mostly_utf8(data: bytes) -> bool:
-    """True when at least 80% of the non-ASCII characters are valid UTF-8: a damaged UTF-8 file, which a legacy
-    encoding would only turn into mojibake."""
-    decoded = data.decode("utf-8", errors="replace")
-    bad = decoded.count("\ufffd")
-    good = sum(1 for ch in decoded if ord(ch) > 0x7F) - bad
-    return good >= 4 * bad
-
-
-def parse_date_header(text: str) -> tuple[str | None, int]:
-    """Parse a leading ``date YYYY-MM-DD`` header; return the ISO date (or None) and where the body starts."""
-    match = _DATE_HEADER.match(text)
-    if match is None:
-        return None, 0
-    try:
-        parsed = date.fromisoformat(match.group(1))
-    except ValueError:
-        return None, 0
-    body_start = match.end()
-    while body_start < len(text) and text[body_start].isspace():
-        body_start += 1
-    return parsed.isoformat(), body_start
 
 
 def load_jsonl_corpus(path: Path, limits: LoadLimits | None = None) -> Iterable[Document | SkippedFile]:

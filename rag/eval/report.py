@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rag.evaluation import EvalReport, MeasureComparison
+from rag.eval.evaluation import EvalReport, MeasureComparison
 
 
 def format_table(report: EvalReport) -> str:

@@ -1,0 +1,166 @@
+"""The commit point of an index: ``manifest.json`` says which files make up the current build, how it was made
+(format version, model, chunking and BM25 settings, corpus roots, counts, library versions) and each file's size
+and checksum. It is replaced atomically, last, so a reader sees one whole build or the previous one."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
+from rag.index.lexical import LexicalTokenizer
+from rag.ingest.loading import shorten
+from rag.settings import Settings
+
+FORMAT_VERSION = 3
+"""2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown)."""
+
+
+MANIFEST_NAME = "manifest.json"
+
+
+@dataclass(frozen=True)
+class ModelInfo:
+    name: str
+    dimension: int
+    max_seq_length: int
+
+
+@dataclass(frozen=True)
+class ChunkingInfo:
+    chunk_tokens: int
+    overlap_tokens: int
+    language: str
+    embed_titles: bool
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> ChunkingInfo:
+        return cls(settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles)
+
+
+@dataclass(frozen=True)
+class LexicalInfo:
+    """How the BM25 index was built; queries are tokenized the same way."""
+
+    language: str
+    stem: bool
+    stopwords: bool
+    titles: bool
+    k1: float
+    b: float
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LexicalInfo:
+        return cls(
+            settings.language, settings.bm25_stem, settings.bm25_stopwords, settings.bm25_titles, settings.bm25_k1,
+            settings.bm25_b,
+        )  # fmt: skip
+
+    def tokenizer(self) -> LexicalTokenizer:
+        return LexicalTokenizer(self.language, stem=self.stem, stopwords=self.stopwords)
+
+
+@dataclass(frozen=True)
+class FileInfo:
+    name: str
+    """Path relative to the index directory."""
+    sha256: str
+    bytes: int
+
+
+@dataclass(frozen=True)
+class Manifest:
+    """What an index directory holds and how it was made."""
+
+    format_version: int
+    build_id: str
+    created_at: str
+    build_seconds: float
+    model: ModelInfo
+    chunking: ChunkingInfo
+    lexical: LexicalInfo
+    corpus_roots: list[str]
+    counts: dict[str, int]
+    files: dict[str, FileInfo]
+    versions: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=2, sort_keys=True)
+
+    @classmethod
+    def from_json(cls, raw: dict[str, Any]) -> Manifest:
+        return cls(
+            format_version=raw["format_version"],
+            build_id=raw["build_id"],
+            created_at=raw["created_at"],
+            build_seconds=raw["build_seconds"],
+            model=ModelInfo(**raw["model"]),
+            chunking=ChunkingInfo(**raw["chunking"]),
+            lexical=LexicalInfo(**raw["lexical"]),
+            corpus_roots=list(raw["corpus_roots"]),
+            counts=dict(raw["counts"]),
+            files={key: FileInfo(**value) for key, value in raw["files"].items()},
+            versions=dict(raw.get("versions", {})),
+        )
+
+
+def read_manifest(index_dir: Path) -> Manifest:
+    """The manifest of the index in ``index_dir``, checked for format version."""
+    path = Path(index_dir) / MANIFEST_NAME
+    if not path.is_file():
+        raise IndexNotFoundError(
+            f"no index found in {index_dir}/ (no {MANIFEST_NAME}). Build one first: rag index [PATH ...] "
+            f"--index {index_dir}"
+        )
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+        version = raw.get("format_version")
+    except (OSError, ValueError, AttributeError) as exc:  # ValueError: bad JSON or bytes that are not UTF-8
+        raise IndexCorruptError(
+            f"{path} is not a readable manifest ({type(exc).__name__}: {shorten(str(exc))}); rebuild the index with "
+            "rag index (it rebuilds over a damaged manifest)"
+        ) from exc
+    if version != FORMAT_VERSION:
+        raise IndexMismatchError(
+            f"index in {index_dir}/ has format version {version}, this version of rag reads {FORMAT_VERSION}; "
+            "rebuild it with rag index"
+        )
+    try:
+        return Manifest.from_json(raw)
+    except (KeyError, TypeError) as exc:
+        raise IndexCorruptError(f"{path} is missing fields ({exc}); rebuild the index with rag index") from exc
+
+
+def file_sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        for block in iter(lambda: handle.read(1 << 20), b""):
+            digest.update(block)
+    return digest.hexdigest()
+
+
+def file_info(index_dir: Path, name: str) -> FileInfo:
+    path = index_dir / name
+    _fsync(path)
+    return FileInfo(name=name, sha256=file_sha256(path), bytes=path.stat().st_size)
+
+
+def _fsync(path: Path) -> None:
+    fd = os.open(path, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def write_manifest(index_dir: Path, manifest: Manifest) -> None:
+    """Replace the manifest atomically: write a temporary file, fsync it, rename it over the old one."""
+    temporary = index_dir / f".{MANIFEST_NAME}.{manifest.build_id}.tmp"
+    temporary.write_text(manifest.to_json(), encoding="utf-8")
+    _fsync(temporary)
+    os.replace(temporary, index_dir / MANIFEST_NAME)
+    _fsync(index_dir)

@@ -1,0 +1,185 @@
+"""The typed records that cross stage boundaries: what loading produces (``Document`` with its pages, sections and
+tables, or a ``SkippedFile``), what chunking produces (``Chunk``), what the index keeps per passage
+(``SentenceVectors``) and what a search returns (``Hit`` with its ``Citation`` and highlighted ``Span``).
+
+They live at the bottom of the package so that every stage can import them without importing another stage.
+"""
+
+from __future__ import annotations
+
+from dataclasses import asdict, dataclass
+from datetime import date
+from typing import Any
+
+import numpy as np
+
+from rag.errors import InvalidQueryError
+
+
+@dataclass(frozen=True)
+class Page:
+    """One physical page of an extracted document: ``text[start:end]`` is its text (1-based ``number``)."""
+
+    start: int
+    end: int
+    number: int
+    label: str | None = None
+    """The page label the PDF defines (for example ``iv``), if any."""
+    line: int = 1
+    """The 1-based line of the document's text the page starts on (PDF citations count lines from there)."""
+
+
+@dataclass(frozen=True)
+class Section:
+    """A stretch of text under one heading path (for example ``Install > Linux``)."""
+
+    start: int
+    end: int
+    path: str
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table, one row per line; ``text[start:header_end]`` is its header (repeated for split tables)."""
+
+    start: int
+    end: int
+    header_end: int
+
+
+@dataclass(frozen=True)
+class Document:
+    """One source of text, exactly as decoded from disk.
+
+    ``body_start`` is where the content begins after a parsed header (such as a leading ``date YYYY-MM-DD``);
+    offsets stay those of ``text``.
+    """
+
+    doc_id: str
+    source: str
+    """Absolute file path; for a JSONL corpus the JSONL path, ``#`` and the ``_id``."""
+    text: str
+    encoding: str
+    sha256: str
+    date: str | None = None
+    title: str | None = None
+    body_start: int = 0
+    format: str = "text"
+    """``text`` and ``markdown`` are cited in the file's own text; ``pdf``, ``html`` and ``docx`` in the text
+    extracted from them (which the index stores and serves)."""
+    pages: tuple[Page, ...] = ()
+    sections: tuple[Section, ...] = ()
+    tables: tuple[Table, ...] = ()
+
+
+@dataclass(frozen=True)
+class SkippedFile:
+    """A file (or JSONL line, or part of a file) that was not indexed, and why."""
+
+    source: str
+    reason: str
+    doc_id: str | None = None
+    """Set when a document could not be read this time (permissions, damaged content): an index that holds an
+    earlier version of it keeps that version. Unset for what is refused on principle (links out of the folder,
+    FIFOs, files over the size limit): those never stay in an index."""
+
+
+@dataclass(frozen=True)
+class Chunk:
+    """A passage of one document: its exact character span, its 1-based lines and its size in model tokens."""
+
+    doc_id: str
+    ordinal: int
+    start: int
+    end: int
+    text: str
+    line_start: int
+    line_end: int
+    n_tokens: int
+    context: str | None = None
+    """Text embedded in front of the passage (title, heading path, a split table's header), never shown or cited."""
+    section: str | None = None
+    """Heading path of the passage (Markdown, HTML, DOCX), for example ``Install > Linux``."""
+    page: Page | None = None
+    """The PDF page the passage lies on (passages never cross pages)."""
+
+    @property
+    def embed_text(self) -> str:
+        """What the embedding model sees: the context line, then the passage."""
+        return f"{self.context}\n{self.text}" if self.context else self.text
+
+    def embed_span(self, start: int, end: int) -> tuple[int, int]:
+        """A span of the source (inside this chunk) in the coordinates of ``embed_text``."""
+        shift = len(self.context) + 1 - self.start if self.context else -self.start
+        return start + shift, end + shift
+
+
+@dataclass(frozen=True)
+class SentenceVectors:
+    """The sentences of one chunk: spans in the source's coordinates and one normalised vector per sentence."""
+
+    spans: list[tuple[int, int]]
+    vectors: np.ndarray
+
+
+@dataclass(frozen=True)
+class Span:
+    """Character offsets into the source text, end exclusive."""
+
+    start: int
+    end: int
+
+
+@dataclass(frozen=True)
+class Citation:
+    """Where a passage comes from: ``text == decoded_source_text[start:end]``, on lines ``line_start..line_end``."""
+
+    source: str
+    start: int
+    end: int
+    line_start: int
+    line_end: int
+    date: str | None
+    doc_id: str
+    section: str | None = None
+    """Heading path of the passage (Markdown, HTML, DOCX), for example ``Install > Linux``."""
+    page: int | None = None
+    """1-based physical page (PDF); ``start``/``end`` and the lines then count within that page's text."""
+    page_label: str | None = None
+    """The page label the PDF defines for that page, if any (for example ``iv``)."""
+
+
+@dataclass(frozen=True)
+class Hit:
+    """One ranked passage."""
+
+    rank: int
+    score: float
+    text: str
+    citation: Citation
+    highlight: Span | None = None
+    """The sentence of ``text`` most similar to the question, in the source's coordinates (like the citation)."""
+
+    def to_dict(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class SearchFilters:
+    """Restrict a search to some documents: a glob on the source path, and an inclusive range of dates.
+
+    The glob matches the source as cited (relative to the working directory) or the absolute path, with
+    ``fnmatch`` rules (``*`` also crosses ``/``). A date bound excludes documents without a date.
+    """
+
+    source: str | None = None
+    date_from: date | None = None
+    date_to: date | None = None
+
+    def __post_init__(self) -> None:
+        if self.date_from and self.date_to and self.date_from > self.date_to:
+            raise InvalidQueryError(f"date_from {self.date_from} is after date_to {self.date_to}")
+
+    @property
+    def is_empty(self) -> bool:
+        return self.source is None and self.date_from is None and self.date_to is None
