@@ -18,6 +18,7 @@ from api.body_limit import BodyLimitMiddleware
 from api.errors import documented, install_error_handlers
 from api.reload import IndexReloader, ServedBuilds
 from api.routers import chat, documents, health, page, search, web_search
+from rag.runtime import configure_process
 from rag.search.searcher import Searcher
 from rag.settings import Settings
 
@@ -38,6 +39,7 @@ def create_app(
     @asynccontextmanager
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         app.state.settings = settings
+        configure_process(settings)
         builds = ServedBuilds(searcher or Searcher.open(settings, index_dir), owned=searcher is None)
         app.state.builds = builds
         logger.info("serving index %s", builds.current.index.manifest.build_id)

@@ -21,6 +21,7 @@ from starlette.routing import Match
 
 from api.schemas import ErrorItem, ErrorOut
 from rag.errors import (
+    DocumentNotFoundError,
     IndexCorruptError,
     IndexMismatchError,
     IndexNotFoundError,
@@ -35,6 +36,7 @@ from rag.errors import (
 logger = logging.getLogger(__name__)
 
 STATUS_BY_ERROR: dict[type[RagError], int] = {
+    DocumentNotFoundError: 404,
     InvalidQueryError: 422,
     InvalidInputError: 422,
     NoDocumentsError: 422,

@@ -52,7 +52,7 @@ def main() -> None:
     questions = read_questions(args.questions)
     variant = Variant.parse(args.mode)
     base = Settings()
-    embedder = Embedder(base.model)
+    embedder = Embedder.from_settings(base)
     with tempfile.TemporaryDirectory() as tmp:
         beir = sampled_corpus(load_beir(args.beir, args.split), args.distractors, Path(tmp)) if args.beir else None
         header = f"{'tokens':>6} {'overlap':>7} {'chunks':>6} {'R@1':>5} {'R@3':>5} {'R@5':>5} {'MRR':>5}"

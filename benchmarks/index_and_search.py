@@ -80,7 +80,7 @@ def main() -> None:
     settings = Settings()
     faiss.omp_set_num_threads(settings.faiss_threads)
     started = time.perf_counter()
-    embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    embedder = Embedder.from_settings(settings)
     print(
         f"model {settings.model} loaded in {time.perf_counter() - started:.1f}s; chunk_tokens={settings.chunk_tokens}"
     )

@@ -27,7 +27,7 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
     settings = Settings()
-    embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    embedder = Embedder.from_settings(settings)
     with tempfile.TemporaryDirectory() as tmp:
         corpus, index_dir = Path(tmp) / "corpus", Path(tmp) / "index"
         generate_corpus(corpus, args.files)

@@ -19,6 +19,7 @@ import ir_measures
 from rag.embedding import Embedder
 from rag.eval.datasets import load_beir
 from rag.eval.evaluation import ensure_beir_index, run_records, score_run
+from rag.eval.ranking import DocumentRanker
 from rag.index.lexical import LexicalIndex, LexicalTokenizer
 from rag.index.reader import open_index
 from rag.search.searcher import Searcher
@@ -51,7 +52,7 @@ def main() -> None:
     logging.basicConfig(level=logging.WARNING)
     base = Settings()
     dataset = load_beir(args.dataset, args.split)
-    embedder = Embedder(base.model)
+    embedder = Embedder.from_settings(base)
     folder, _, _ = ensure_beir_index(dataset, base, base.index_dir, embedder, progress=True)
     qrels = [ir_measures.Qrel(q, d, rel) for q, docs in dataset.qrels.items() for d, rel in docs.items()]
     query_ids = list(dataset.queries)
@@ -69,12 +70,12 @@ def main() -> None:
         ids, passages = index.store.lexical_passages(options["titles"])
         lexical = LexicalIndex.build(ids, passages, tokenizer, k1=options["k1"], b=options["b"])
         searcher = Searcher(replace(index, lexical=lexical), embedder, base)
-        print(f"{label:<52}{figures(searcher.rank_documents(texts, 100, mode='bm25'))}", flush=True)
+        print(f"{label:<52}{figures(DocumentRanker(searcher.retriever).rank(texts, 100, mode='bm25'))}", flush=True)
     print(f"\n{'hybrid variant':<52}nDCG@10  R@100   MRR@10", flush=True)
     for label, change in FUSION_VARIANTS:
         settings = base.model_copy(update=change)
         searcher = Searcher(index, embedder, settings)
-        print(f"{label:<52}{figures(searcher.rank_documents(texts, 100, mode='hybrid'))}", flush=True)
+        print(f"{label:<52}{figures(DocumentRanker(searcher.retriever).rank(texts, 100, mode='hybrid'))}", flush=True)
     index.close()
 
 

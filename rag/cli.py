@@ -15,6 +15,7 @@ from typing import Any
 import click
 
 from rag.errors import RagError
+from rag.runtime import configure_process
 from rag.settings import Settings
 
 
@@ -51,6 +52,7 @@ def main(ctx: click.Context, verbose: int) -> None:
         ctx.obj = Settings()
     except ValueError as exc:
         raise click.UsageError(f"invalid RAG_ setting: {exc}") from exc
+    configure_process(ctx.obj)  # no hub access, FAISS threads: the library itself never sets these
 
 
 index_option = click.option(
@@ -269,8 +271,8 @@ def eval_command(
     With several --mode variants, each is scored on the same data and index in one run and shown side by side
     (with a paired t-test against the first); --run-out and --report then write one file per variant."""
     from rag.eval import evaluation
-    from rag.eval.datasets import is_beir_folder, load_beir
-    from rag.eval.report import format_comparison, format_table, format_variants, write_markdown_report
+    from rag.eval.report import format_comparison, format_table, format_variants
+    from rag.eval.run import EvalRequest, run_evaluation
 
     if compare:
         a, b = (evaluation.EvalReport.from_json(p.read_text(encoding="utf-8")) for p in compare)
@@ -278,63 +280,19 @@ def eval_command(
         return
     if dataset is None:
         raise click.UsageError("give a DATASET (a BEIR folder or a question .jsonl) or --compare A.json B.json")
-    variants = _variants(modes, settings)
-    runs: list[Any] = []
-    if is_beir_folder(dataset):
-        beir = load_beir(dataset, split)
-        index_root = index_dir or settings.index_dir
-        scored = evaluation.evaluate_beir(
-            beir, settings, index_root=index_root, k=top_k, variants=variants, progress=_progress()
-        )
-        results, runs = [r for r, _ in scored], [run for _, run in scored]
-    elif dataset.is_file():
-        from rag.batch import read_questions
-        from rag.search.searcher import Searcher
-
-        if run_out:
-            raise click.UsageError("--run-out writes document runs for BEIR folders; a question file has no qrels")
-        questions = read_questions(dataset)
-        with Searcher.open(settings, index_dir) as searcher:
-            results = [
-                evaluation.evaluate_questions(
-                    questions, searcher, name=dataset.name, k=top_k, variant=v, progress=_progress()
-                )
-                for v in variants
-            ]
+    request = EvalRequest(dataset, index_dir, top_k, split, modes, run_out, report)
+    outcomes = run_evaluation(request, settings, progress=_progress())
+    reports = [o.report for o in outcomes]
+    if as_json:
+        payload = [json.loads(r.to_json()) for r in reports]
+        click.echo(json.dumps(payload, indent=2) if len(reports) > 1 else reports[0].to_json())
+    elif len(reports) > 1:
+        click.echo(format_variants(reports, evaluation.compare_to_first(reports)))
     else:
-        raise click.UsageError(f"{dataset} is neither a BEIR folder (corpus.jsonl, queries.jsonl, qrels/) nor a file")
-    several = len(results) > 1
-    if as_json and several:
-        click.echo(json.dumps([json.loads(r.to_json()) for r in results], indent=2))
-    elif as_json:
-        click.echo(results[0].to_json())
-    else:
-        table = format_variants(results, evaluation.compare_to_first(results)) if several else format_table(results[0])
-        click.echo(table)
-    for variant, result, run in zip(variants, results, runs or [None] * len(results), strict=True):
-        if run_out and run is not None:
-            evaluation.write_trec_run(run, _per_variant(run_out, variant.name, several), tag=f"rag-{variant.name}")
-        if report:
-            path = _per_variant(report, variant.name, several)
-            plot = write_markdown_report(result, path)
-            click.echo(f"Report written to {path} (plot: {plot})", err=True)
-
-
-def _variants(modes: str | None, settings: Settings) -> list[Any]:
-    from rag.eval.evaluation import Variant
-
-    if modes is None:
-        return [Variant(settings.mode, settings.reranker is not None)]
-    if modes.strip() == "all":
-        names = ["dense", "bm25", "hybrid"] + (["hybrid+rerank"] if settings.reranker else [])
-    else:
-        names = [m for m in modes.split(",") if m.strip()]
-    return [Variant.parse(name) for name in names]
-
-
-def _per_variant(path: Path, variant: str, several: bool) -> Path:
-    """``run.trec`` -> ``run.hybrid.trec`` when several variants are written."""
-    return path.with_name(f"{path.stem}.{variant}{path.suffix}") if several else path
+        click.echo(format_table(reports[0]))
+    for outcome in outcomes:
+        for path in outcome.written:
+            click.echo(f"Written: {path}", err=True)
 
 
 @main.command("serve")
@@ -353,11 +311,11 @@ def serve_command(settings: Settings, index_dir: Path | None, host: str | None, 
     searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
     app = create_app(settings, searcher=searcher)
     host, port = host or settings.host, port or settings.port
-    click.echo(f"Serving {searcher.index.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
+    click.echo(f"Serving {searcher.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _display(source: str) -> str:
-    from rag.search.searcher import display_source
+    from rag.search.citation import display_source
 
     return display_source(source)

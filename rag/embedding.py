@@ -6,7 +6,6 @@ Vectors are L2-normalised float32 so that inner product equals cosine similarity
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -15,6 +14,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag.errors import ModelLoadError
+from rag.settings import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
@@ -58,6 +58,11 @@ class Embedder:
         self.model = _load_sentence_transformer(self.path, model, device)
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> Embedder:
+        """The model ``settings`` name, on its device and batch size."""
+        return cls(settings.model, device=settings.device, batch_size=settings.batch_size)
 
     @property
     def tokenizer(self):
@@ -135,8 +140,8 @@ def _pool_spans(tokens: np.ndarray, offsets: Sequence[tuple[int, int]], spans: S
 
 
 def _load_sentence_transformer(path: str, name: str, device: str) -> SentenceTransformer:
-    # The hub is never contacted: weights come from a local folder or the local cache.
-    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    # The hub is never contacted: weights come from a local folder or the local cache (``local_files_only``);
+    # the CLI and the service also set HF_HUB_OFFLINE at their edges.
     from sentence_transformers import SentenceTransformer
 
     try:

@@ -15,6 +15,10 @@ class InvalidInputError(RagError, ValueError):
     """An input file (a question set, a corpus file, a dataset) is malformed."""
 
 
+class DocumentNotFoundError(RagError):
+    """No indexed document (or page of one) has the id asked for."""
+
+
 class IndexNotFoundError(RagError):
     """No index exists where one was expected."""
 

@@ -46,7 +46,7 @@ def watch_and_sync(
 ) -> None:
     """Sync once, then after every debounced burst of changes, until ``stop`` is set (or Ctrl-C). The model loads
     once; an error (say, a folder emptied) is reported and watching goes on."""
-    embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    embedder = Embedder.from_settings(settings)
 
     def sync() -> None:
         try:

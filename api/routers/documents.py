@@ -7,6 +7,7 @@ always the one that was cited. A browser (Accept: text/html) gets a page with th
 from __future__ import annotations
 
 import html
+from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -15,8 +16,9 @@ from fastapi.responses import HTMLResponse
 from api.dependencies import SearcherDep
 from api.errors import documented, excerpt
 from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut, SpanOut
+from rag.errors import DocumentNotFoundError
 from rag.index.store import DocumentInfo
-from rag.search.searcher import display_source
+from rag.search.citation import display_source
 
 router = APIRouter(tags=["documents"])
 
@@ -35,7 +37,7 @@ def document_out(info: DocumentInfo) -> DocumentOut:
 
 @router.get("/documents", response_model=DocumentListOut)
 def list_documents(searcher: SearcherDep) -> DocumentListOut:
-    return DocumentListOut(documents=[document_out(d) for d in searcher.index.store.documents()])
+    return DocumentListOut(documents=[document_out(d) for d in searcher.documents()])
 
 
 @router.get(
@@ -53,36 +55,15 @@ def get_document(
 ) -> DocumentDetailOut | HTMLResponse:
     """One document's metadata and, with ``start`` and ``end``, the cited span of its text (for a PDF, of the text
     of ``page``, as the citation gives it). Extracted formats serve the extracted text that was indexed."""
-    info = searcher.index.store.document(doc_id)
+    info = searcher.document(doc_id)
     if info is None:
-        raise HTTPException(
-            status_code=404, detail=f"no indexed document with id {excerpt(doc_id, 80)!r}; see GET /documents"
-        )
+        raise DocumentNotFoundError(f"no indexed document with id {excerpt(doc_id, 80)!r}; see GET /documents")
     if (start is None) != (end is None):
         raise HTTPException(status_code=422, detail="give both start and end, or neither")
-    text = searcher.index.store.document_text(doc_id) or ""
-    pages = searcher.index.store.document_pages(doc_id)
-    if page is not None:
-        found = next((p for p in pages if p[2] == page), None)
-        if found is None:
-            numbers = ", ".join(str(p[2]) for p in pages) or "none: this document has no pages"
-            raise HTTPException(status_code=404, detail=f"no indexed page {page} (indexed pages: {numbers})")
-        text = text[found[0] : found[1]]
-    elif pages and start is not None:
-        raise HTTPException(status_code=422, detail="this PDF is cited per page: give page= with start and end")
     span = None
     if start is not None and end is not None:
-        if not start <= end <= len(text):
-            raise HTTPException(
-                status_code=422, detail=f"span {start}:{end} is outside the document (0 <= start <= end <= {len(text)})"
-            )
-        span = SpanOut(
-            start=start,
-            end=end,
-            line_start=text.count("\n", 0, start) + 1,
-            line_end=text.count("\n", 0, end) + 1,
-            text=text[start:end],
-        )
+        span = SpanOut(**asdict(searcher.cited_span(doc_id, start, end, page)))
+    text = searcher.document_text(doc_id, page)
     detail = DocumentDetailOut(**document_out(info).model_dump(), span=span)
     if _wants_html(request):
         return HTMLResponse(_render_document(detail, text))

@@ -20,7 +20,7 @@ def health() -> HealthOut:
 @router.get("/ready", response_model=ReadyOut)
 @router.head("/ready", response_model=ReadyOut)
 def ready(searcher: SearcherDep, request: Request) -> ReadyOut:
-    manifest = searcher.index.manifest
+    manifest = searcher.manifest
     return ReadyOut(
         model=manifest.model.name,
         dimension=manifest.model.dimension,

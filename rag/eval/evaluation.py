@@ -25,6 +25,7 @@ from rag.batch import Answered, Question, answer_questions
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, InvalidInputError, RagError
 from rag.eval.datasets import BeirDataset
+from rag.eval.ranking import DocumentRanker
 from rag.index.build import build_index
 from rag.index.embedding_cache import CACHE_NAME
 from rag.index.manifest import ChunkingInfo, LexicalInfo, read_manifest
@@ -189,13 +190,14 @@ def evaluate_beir(
     """Index the corpus (or reuse the cached index), rank documents for every judged query with each variant
     (default: the mode in ``settings``), and score each run. The models load once for all variants."""
     variants = list(variants) or [Variant(settings.mode, settings.reranker is not None)]
-    embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+    embedder = embedder or Embedder.from_settings(settings)
     reranker = _reranker_for(variants, settings)
     folder, index_seconds, cached = ensure_beir_index(dataset, settings, index_root, embedder, progress=progress)
     qrels = [ir_measures.Qrel(q, d, rel) for q, docs in dataset.qrels.items() for d, rel in docs.items()]
     query_ids = list(dataset.queries)
     results = []
     with Searcher(open_index(folder, settings), embedder, settings, reranker) as searcher:
+        ranker = DocumentRanker(searcher.retriever)
         for variant in variants:
             started = time.perf_counter()
             rankings: dict[str, list[tuple[str, float]]] = {}
@@ -204,7 +206,7 @@ def evaluate_beir(
                     batch = query_ids[first : first + QUERY_BATCH]
                     texts = [dataset.queries[q] for q in batch]
                     depth = max(k, CURVE_DEPTH)
-                    ranked = searcher.rank_documents(texts, depth, mode=variant.mode, rerank=variant.rerank)
+                    ranked = ranker.rank(texts, depth, mode=variant.mode, rerank=variant.rerank)
                     rankings.update(zip(batch, ranked, strict=True))
                     bar.update(len(batch))
             search_seconds = time.perf_counter() - started
@@ -219,7 +221,7 @@ def evaluate_beir(
                 per_query=per_query,
                 recall_curve=recall_curve(qrels, run_records(rankings, CURVE_DEPTH), query_ids),
                 timing=Timing(index_seconds, cached, len(query_ids), search_seconds),
-                index_counts=dict(searcher.index.manifest.counts),
+                index_counts=dict(searcher.manifest.counts),
                 failures=_beir_failures(dataset, per_query, rankings, searcher),
             )
             results.append((report, run))
@@ -288,8 +290,8 @@ def _beir_failures(
     for query_id in ordered:
         retrieved = []
         for doc_id, score in rankings[query_id][:5]:
-            info = searcher.index.store.document(doc_id)
-            text = searcher.index.store.document_text(doc_id) or ""
+            info = searcher.document(doc_id)
+            text = searcher.document_text(doc_id)
             retrieved.append(
                 {
                     "doc_id": doc_id,
@@ -397,7 +399,7 @@ def evaluate_questions(
         per_query=per_query,
         recall_curve={c: sum(1 for r in ranks if 0 < r <= c) / len(ranks) for c in range(1, k + 1)},
         timing=Timing(0.0, True, len(answered), search_seconds),
-        index_counts=dict(searcher.index.manifest.counts),
+        index_counts=dict(searcher.manifest.counts),
         failures=failures[:10],
     )
 

@@ -102,7 +102,8 @@ def build_index(
     try:
         with writer_lock(index_dir):
             try:
-                return _sync(paths, settings, index_dir, embedder, progress, full, cache_path, started)
+                target = BuildTarget(index_dir, settings, list(paths), cache_path or index_dir / CACHE_NAME, started)
+                return _sync(target, embedder, progress, full)
             except (OSError, sqlite3.Error):
                 _remove_unfinished(index_dir)
                 raise
@@ -110,25 +111,85 @@ def build_index(
         raise IndexWriteError(_write_failure(index_dir, exc)) from exc
 
 
-def _sync(
-    paths: list[Path],
-    settings: Settings,
-    index_dir: Path,
-    embedder: Embedder | None,
-    progress: bool,
-    full: bool,
-    cache_path: Path | None,
-    started: float,
-) -> BuildReport:
+@dataclass(frozen=True)
+class BuildTarget:
+    """Where and how a build writes: the index folder, the settings, the corpus roots, the shared embedding cache
+    and when the run started."""
+
+    index_dir: Path
+    settings: Settings
+    paths: list[Path]
+    cache_path: Path
+    started: float
+
+
+@dataclass(frozen=True)
+class BuildPlan:
+    """What a sync will do, decided from content hashes before any model loads."""
+
+    fresh: list[Document]
+    """New and changed documents: chunked and embedded."""
+    changed: list[str]
+    gone: list[str]
+    """Documents no longer in the folders: their passages leave the index."""
+    kept: list[str]
+    """Documents indexed before that cannot be read now: their previous version stays."""
+    unchanged: int
+    skipped: list[SkippedFile]
+
+    @property
+    def nothing_to_do(self) -> bool:
+        return not self.fresh and not self.gone
+
+
+def plan_build(loaded: list[Document], skipped: list[SkippedFile], known: dict[str, str]) -> BuildPlan:
+    """Compare what was loaded with what the index holds (``known``: document id -> content hash)."""
+    current = {d.doc_id for d in loaded}
+    unreadable = {s.doc_id for s in skipped if s.doc_id is not None} & set(known)
+    fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
+    return BuildPlan(
+        fresh=fresh,
+        changed=[d.doc_id for d in fresh if d.doc_id in known],
+        gone=[doc_id for doc_id in known if doc_id not in current and doc_id not in unreadable],
+        kept=sorted(doc_id for doc_id in unreadable if doc_id not in current),
+        unchanged=len(loaded) - len(fresh),
+        skipped=skipped,
+    )
+
+
+@dataclass(frozen=True)
+class EmbeddedChunks:
+    """The chunks of the fresh documents with their passage and sentence vectors."""
+
+    documents: list[Document]
+    chunks: list[Chunk]
+    vectors: np.ndarray
+    sentences: list[SentenceVectors]
+    embedded: int
+    """Passages the model embedded (the rest came from the embedding cache)."""
+
+
+def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: bool) -> BuildReport:
+    """Plan, then (when anything changed) chunk and embed, then write the new build beside the old one."""
+    index_dir, settings = target.index_dir, target.settings
     _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
-    corpus = load_corpus(paths, LoadLimits.from_settings(settings))
-    skipped = list(corpus.skipped)
+    corpus = load_corpus(target.paths, LoadLimits.from_settings(settings))
     previous = None if full else _reusable_index(index_dir, settings)
     try:
-        cache = cache_path or index_dir / CACHE_NAME
-        return _build(
-            paths, corpus.documents, skipped, previous, settings, index_dir, cache, embedder, progress, started
-        )
+        plan = plan_build(corpus.documents, list(corpus.skipped), previous.store.document_hashes() if previous else {})
+        if previous is not None and plan.nothing_to_do:
+            logger.info("index in %s is up to date", index_dir)
+            counts = previous.manifest.counts
+            return BuildReport(
+                index_dir, counts["documents"], counts["chunks"], plan.skipped, time.perf_counter() - target.started,
+                previous.manifest, unchanged=plan.unchanged, kept=plan.kept, rebuilt=False, changed=False,
+            )  # fmt: skip
+        if not corpus.documents and not plan.kept:
+            reasons = "; ".join(f"{s.source}: {s.reason}" for s in plan.skipped[:5]) or "no indexable files found"
+            raise NoDocumentsError(f"nothing to index in {', '.join(map(str, target.paths))} ({reasons})")
+        embedder = embedder or Embedder.from_settings(settings)
+        embedded = _embed(plan, target, embedder, progress)
+        return _write(target, plan, embedded, previous, embedder)
     finally:
         if previous is not None:
             previous.close()
@@ -162,41 +223,12 @@ def _write_failure(index_dir: Path, exc: OSError | sqlite3.Error) -> str:
     return f"cannot write the index in {index_dir}/{where}: {cause}. The previous build, if any, is unchanged."
 
 
-def _build(
-    paths: list[Path],
-    loaded: list[Document],
-    skipped: list[SkippedFile],
-    previous: Index | None,
-    settings: Settings,
-    index_dir: Path,
-    cache_path: Path,
-    embedder: Embedder | None,
-    progress: bool,
-    started: float,
-) -> BuildReport:
-    known = previous.store.document_hashes() if previous else {}
-    current = {d.doc_id: d for d in loaded}
-    unreadable = {s.doc_id for s in skipped if s.doc_id is not None} & set(known)
-    kept = sorted(doc_id for doc_id in unreadable if doc_id not in current)
-    fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
-    gone = [doc_id for doc_id in known if doc_id not in current and doc_id not in unreadable]
-    changed = [d.doc_id for d in fresh if d.doc_id in known]
-    unchanged = len(loaded) - len(fresh)
-    if previous is not None and not fresh and not gone:
-        logger.info("index in %s is up to date", index_dir)
-        return BuildReport(
-            index_dir, previous.manifest.counts["documents"], previous.manifest.counts["chunks"], skipped,
-            time.perf_counter() - started, previous.manifest, unchanged=unchanged, kept=kept, rebuilt=False,
-            changed=False,
-        )  # fmt: skip
-    if not loaded and not kept:
-        reasons = "; ".join(f"{s.source}: {s.reason}" for s in skipped[:5]) or "no .txt or .md files found"
-        raise NoDocumentsError(f"nothing to index in {', '.join(map(str, paths))} ({reasons})")
-
-    embedder = embedder or Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
-    documents, chunks = _chunk(fresh, settings, embedder, skipped)
+def _embed(plan: BuildPlan, target: BuildTarget, embedder: Embedder, progress: bool) -> EmbeddedChunks:
+    """Chunk the fresh documents and embed what the cache does not hold, sentence vectors with the passages."""
+    settings = target.settings
+    documents, chunks = _chunk(plan.fresh, settings, embedder, plan.skipped)
     spans = [sentence_spans_of(c, settings.language) for c in chunks]
-    cache = EmbeddingCache(cache_path)
+    cache = EmbeddingCache(target.cache_path)
     try:
         vectors, sentence_vectors, embedded = embed_with_cache(
             embedder,
@@ -207,29 +239,36 @@ def _build(
         )
     finally:
         cache.close()
+    sentences = [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
+    return EmbeddedChunks(documents, chunks, vectors, sentences, embedded)
 
+
+def _write(
+    target: BuildTarget, plan: BuildPlan, new: EmbeddedChunks, previous: Index | None, embedder: Embedder
+) -> BuildReport:
+    """The new build's files beside the previous build's (store copied and updated, vectors and BM25 written),
+    then the manifest switched atomically, then the previous build's files removed."""
+    index_dir, settings = target.index_dir, target.settings
     build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
     store_name, vectors_name = f"chunks-{build_id}.sqlite", f"vectors-{build_id}.faiss"
     if previous is not None:
-        with sqlite3.connect(index_dir / store_name) as target:
-            previous.store.db.backup(target)
-        target.close()
+        with sqlite3.connect(index_dir / store_name) as copy:
+            previous.store.db.backup(copy)
+        copy.close()
     store = MetadataStore(index_dir / store_name)
     try:
-        removed_ids = store.remove_documents([*changed, *gone])
+        removed_ids = store.remove_documents([*plan.changed, *plan.gone])
         first_id = store.max_chunk_id() + 1
-        chunk_ids = np.arange(first_id, first_id + len(chunks), dtype=np.int64)
-        store.add(documents, chunks, chunk_ids.tolist())
-        store.add_sentences(
-            chunk_ids.tolist(), [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
-        )
+        chunk_ids = np.arange(first_id, first_id + len(new.chunks), dtype=np.int64)
+        store.add(new.documents, new.chunks, chunk_ids.tolist())
+        store.add_sentences(chunk_ids.tolist(), new.sentences)
         lexical_ids, lexical_texts = store.lexical_passages(settings.bm25_titles)
-        counts = {"documents": store.count_documents(), "chunks": store.count_chunks(), "skipped": len(skipped)}
+        counts = {"documents": store.count_documents(), "chunks": store.count_chunks(), "skipped": len(plan.skipped)}
     finally:
         store.close()
     vector_index = previous.vectors if previous is not None else VectorIndex(embedder.dimension)
     vector_index.remove(np.asarray(removed_ids, dtype=np.int64))
-    vector_index.add(chunk_ids, vectors)
+    vector_index.add(chunk_ids, new.vectors)
     vector_index.save(index_dir / vectors_name)
     lexical_info = LexicalInfo.from_settings(settings)
     lexical_dir = index_dir / f"lexical-{build_id}"
@@ -241,11 +280,11 @@ def _build(
         format_version=FORMAT_VERSION,
         build_id=build_id,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        build_seconds=round(time.perf_counter() - started, 3),
+        build_seconds=round(time.perf_counter() - target.started, 3),
         model=ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length),
         chunking=ChunkingInfo.from_settings(settings),
         lexical=lexical_info,
-        corpus_roots=[str(Path(p).expanduser().resolve()) for p in paths],
+        corpus_roots=[str(Path(p).expanduser().resolve()) for p in target.paths],
         counts=counts,
         files={"store": file_info(index_dir, store_name), "vectors": file_info(index_dir, vectors_name)}
         | {
@@ -261,15 +300,15 @@ def _build(
         index_dir=index_dir,
         documents=counts["documents"],
         chunks=counts["chunks"],
-        skipped=skipped,
-        seconds=time.perf_counter() - started,
+        skipped=plan.skipped,
+        seconds=time.perf_counter() - target.started,
         manifest=manifest,
-        added=len(fresh) - len(changed),
-        updated=len(changed),
-        removed=len(gone),
-        unchanged=unchanged,
-        kept=kept,
-        embedded=embedded,
+        added=len(plan.fresh) - len(plan.changed),
+        updated=len(plan.changed),
+        removed=len(plan.gone),
+        unchanged=plan.unchanged,
+        kept=plan.kept,
+        embedded=new.embedded,
         rebuilt=previous is None,
     )
 

@@ -7,7 +7,6 @@ local sentence-transformers CrossEncoder folder (or a model already in the local
 from __future__ import annotations
 
 import logging
-import os
 from collections.abc import Sequence
 
 import numpy as np
@@ -22,7 +21,6 @@ class Reranker:
     """Scores ``(question, passage)`` pairs with one loaded cross-encoder; higher is more relevant."""
 
     def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 32) -> None:
-        os.environ.setdefault("HF_HUB_OFFLINE", "1")
         from sentence_transformers import CrossEncoder
 
         self.name = model

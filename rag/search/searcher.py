@@ -8,38 +8,29 @@ sentence. The single-question call is the batch call: ``search(q)`` is ``search_
 from __future__ import annotations
 
 import logging
-import os
 import re
 import unicodedata
 from collections.abc import Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 
-import faiss
-import numpy as np
-
 from rag.embedding import Embedder
-from rag.errors import IndexMismatchError, InvalidQueryError
+from rag.errors import DocumentNotFoundError, InvalidQueryError
+from rag.index.manifest import Manifest
 from rag.index.reader import Index, open_index
-from rag.index.store import StoredChunk
-from rag.search.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.index.store import DocumentInfo, StoredChunk
+from rag.search.citation import CitedSpan, cited_span, to_hit
+from rag.search.fusion import Ranking
 from rag.search.highlight import best_sentence
 from rag.search.rerank import Reranker
+from rag.search.retriever import Retriever
 from rag.settings import Settings
-from rag.types import Citation, Hit, SearchFilters, Span
+from rag.types import Hit, SearchFilters, Span
 
 logger = logging.getLogger(__name__)
 
 MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 100
 MODES = ("dense", "bm25", "hybrid")
-
-
-def display_source(source: str, cwd: Path | None = None) -> str:
-    """A source path relative to the working directory when it lies under it, otherwise unchanged (absolute)."""
-    base = str(cwd or Path.cwd())
-    prefix = base if base.endswith(os.sep) else base + os.sep
-    return source[len(prefix) :] if source.startswith(prefix) else source
 
 
 _BLANK = "".join(c for c in map(chr, range(0x3001)) if c.isspace() or unicodedata.category(c) == "Cc")
@@ -81,26 +72,21 @@ def validate_mode(mode: str) -> str:
 
 
 class Searcher:
-    """Answers questions from one opened index with one loaded model (and a cross-encoder, when configured)."""
+    """Answers questions from one opened index with one loaded model (and a cross-encoder, when configured):
+    the retriever's rankings become passages with citations, and the index's documents can be read back."""
 
     def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None) -> None:
-        if embedder.dimension != index.manifest.model.dimension:
-            raise IndexMismatchError(
-                f"model {embedder.name!r} makes {embedder.dimension}-dimensional vectors, the index holds "
-                f"{index.manifest.model.dimension}-dimensional ones; rebuild the index with rag index"
-            )
+        self.retriever = Retriever(index, embedder, settings, reranker)
         self.index = index
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
-        self._chunk_docs: dict[int, str] | None = None
 
     @classmethod
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
         """Open the index (checked against the settings) and load its models once."""
-        faiss.omp_set_num_threads(settings.faiss_threads)
         index = open_index(Path(index_dir or settings.index_dir), settings)
-        embedder = Embedder(settings.model, device=settings.device, batch_size=settings.batch_size)
+        embedder = Embedder.from_settings(settings)
         reranker = Reranker(settings.reranker, device=settings.device) if settings.reranker else None
         return cls(index, embedder, settings, reranker)
 
@@ -112,6 +98,11 @@ class Searcher:
 
     def close(self) -> None:
         self.index.close()
+
+    @property
+    def manifest(self) -> Manifest:
+        """What the served index is: build id and time, model, counts."""
+        return self.index.manifest
 
     def search(
         self,
@@ -140,18 +131,19 @@ class Searcher:
         cross-encoder is configured. Equal scores are ordered by chunk id."""
         k = validate_top_k(k if k is not None else self.settings.top_k)
         mode = validate_mode(mode or self.settings.mode)
-        rerank = self._check_rerank(rerank)
+        rerank = self.retriever.use_reranker(rerank)
         cleaned = [validate_query(q) for q in queries]
         if not cleaned:
             return []
-        allowed = None if filters is None or filters.is_empty else self._allowed_chunk_ids(filters)
+        allowed = None if filters is None or filters.is_empty else self.retriever.allowed_chunk_ids(filters)
         if allowed is not None and allowed.size == 0:
             return [[] for _ in cleaned]
         vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" or self.settings.highlight else None
-        rankings = self._rank_chunks(cleaned, vectors, mode, self._depth(3 * k, mode), allowed)
-        if rerank:
-            rankings = self._rerank(cleaned, rankings, max(self.settings.rerank_depth, 2 * k))
+        rankings = self.retriever.rank(cleaned, vectors, mode, self.retriever.depth(3 * k, mode), allowed)
         stored = self.index.store.chunks(int(i) for r in rankings for i in r.ids)
+        if rerank:
+            texts = {chunk_id: chunk.text for chunk_id, chunk in stored.items()}
+            rankings = self.retriever.rerank(cleaned, rankings, max(self.settings.rerank_depth, 2 * k), texts=texts)
         kept = [_without_overlaps(ranking, stored, k) for ranking in rankings]
         spans: list[list[Span | None]] = [[None] * len(row) for row in kept]
         if self.settings.highlight and vectors is not None:
@@ -162,99 +154,45 @@ class Searcher:
             ]
         return [
             [
-                _hit(rank, score, stored[cid], span)
+                to_hit(rank, score, stored[cid], span)
                 for rank, ((cid, score), span) in enumerate(zip(row, row_spans, strict=True), start=1)
             ]
             for row, row_spans in zip(kept, spans, strict=True)
         ]
 
-    def rank_documents(
-        self, queries: Sequence[str], k: int, *, mode: str | None = None, rerank: bool | None = None
-    ) -> list[list[tuple[str, float]]]:
-        """The top-``k`` documents per query, a document scoring as its best chunk (for IR evaluation).
+    def documents(self) -> list[DocumentInfo]:
+        """Every indexed document's metadata, without its text."""
+        return self.index.store.documents()
 
-        Chunks are fetched deep enough to yield ``k`` distinct documents (or the whole index)."""
-        mode = validate_mode(mode or self.settings.mode)
-        rerank = self._check_rerank(rerank)
-        cleaned = [validate_query(q) for q in queries]
-        if not cleaned:
-            return []
-        if self._chunk_docs is None:
-            self._chunk_docs = self.index.store.chunk_doc_ids()
-        vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" else None
-        total = len(self.index.vectors)
-        depth = self._depth(4 * k, mode)
-        while True:
-            rankings = self._rank_chunks(cleaned, vectors, mode, depth, None)
-            if rerank:
-                rankings = self._rerank(cleaned, rankings, self.settings.rerank_depth, keep_tail=True)
-            documents = [_best_per_document(r, self._chunk_docs, k) for r in rankings]
-            if depth >= total or all(len(d) == k for d in documents):
-                return documents
-            depth = min(total, depth * 2)
+    def document(self, doc_id: str) -> DocumentInfo | None:
+        """One document's metadata, or None when no document has that id."""
+        return self.index.store.document(doc_id)
 
-    def _depth(self, wanted: int, mode: str) -> int:
-        """Candidates to fetch from each list: ``wanted``, at least ``fusion_depth`` for hybrid, at most all."""
-        floor = self.settings.fusion_depth if mode == "hybrid" else 1
-        return max(1, min(len(self.index.vectors), max(wanted, floor)))
+    def document_text(self, doc_id: str, page: int | None = None) -> str:
+        """The text a document's citations index into: all of it, or for a PDF the text of ``page``.
 
-    def _rank_chunks(
-        self, queries: list[str], vectors: np.ndarray | None, mode: str, depth: int, allowed: np.ndarray | None
-    ) -> list[Ranking]:
-        dense = lexical = None
-        if mode in ("dense", "hybrid"):
-            assert vectors is not None
-            scores, ids = self.index.vectors.search(vectors, depth, allowed)
-            dense = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
-        if mode in ("bm25", "hybrid"):
-            scores, ids = self.index.lexical.search(queries, depth, allowed)
-            lexical = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
-        if dense is None or lexical is None:
-            return dense or lexical or []
-        if self.settings.fusion == "rrf":
-            return [reciprocal_rank_fusion([d, b], self.settings.rrf_k) for d, b in zip(dense, lexical, strict=True)]
-        weight = self.settings.fusion_dense_weight
-        return [min_max_fusion(d, b, weight) for d, b in zip(dense, lexical, strict=True)]
+        Raises ``DocumentNotFoundError`` for an unknown id or page, and ``InvalidQueryError`` when a PDF is asked
+        for without a page (its citations count within pages)."""
+        if self.index.store.document(doc_id) is None:
+            raise DocumentNotFoundError(f"no indexed document with id {doc_id!r}; see GET /documents")
+        text = self.index.store.document_text(doc_id) or ""
+        pages = self.index.store.document_pages(doc_id)
+        if page is None:
+            return text
+        found = next((p for p in pages if p[2] == page), None)
+        if found is None:
+            numbers = ", ".join(str(p[2]) for p in pages) or "none: this document has no pages"
+            raise DocumentNotFoundError(f"no indexed page {page} (indexed pages: {numbers})")
+        return text[found[0] : found[1]]
 
-    def _check_rerank(self, rerank: bool | None) -> bool:
-        if rerank and self.reranker is None:
-            raise InvalidQueryError(
-                "reranking needs a cross-encoder: set RAG_RERANKER to a local CrossEncoder folder (see README)"
-            )
-        return self.reranker is not None if rerank is None else rerank
-
-    def _rerank(self, queries: list[str], rankings: list[Ranking], n: int, *, keep_tail: bool = False) -> list[Ranking]:
-        """The first ``n`` candidates rescored by the cross-encoder; with ``keep_tail`` the rest follow in their
-        order with scores below the reranked ones (so deep document rankings stay complete)."""
-        assert self.reranker is not None
-        texts = self.index.store.chunks(int(i) for r in rankings for i in r.ids[:n])
-        reranked = []
-        for query, ranking in zip(queries, rankings, strict=True):
-            head = ranking.head(n)
-            scores = self.reranker.score(query, [texts[int(i)].text for i in head.ids])
-            result = Ranking.from_scores(dict(zip(head.ids.tolist(), scores.tolist(), strict=True)))
-            if keep_tail and len(ranking) > n:
-                floor = float(scores.min()) - 1.0
-                tail = ranking.ids[n:]
-                tail_scores = floor - np.arange(len(tail)) / len(tail)
-                result = Ranking(np.concatenate([result.ids, tail]), np.concatenate([result.scores, tail_scores]))
-            reranked.append(result)
-        return reranked
-
-    def _allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
-        doc_ids = None
-        if filters.source is not None:
-            doc_ids = [
-                d.doc_id
-                for d in self.index.store.documents()
-                if fnmatchcase(display_source(d.source), filters.source) or fnmatchcase(d.source, filters.source)
-            ]
-        ids = self.index.store.chunk_ids_where(
-            doc_ids,
-            filters.date_from.isoformat() if filters.date_from else None,
-            filters.date_to.isoformat() if filters.date_to else None,
-        )
-        return np.asarray(ids, dtype=np.int64)
+    def cited_span(self, doc_id: str, start: int, end: int, page: int | None = None) -> CitedSpan:
+        """The span ``start:end`` of a document's cited text (of ``page`` for a PDF), with its lines."""
+        if page is None and self.index.store.document_pages(doc_id):
+            raise InvalidQueryError("this PDF is cited per page: give page= with start and end")
+        text = self.document_text(doc_id, page)
+        if not 0 <= start <= end <= len(text):
+            raise InvalidQueryError(f"span {start}:{end} is outside the document (0 <= start <= end <= {len(text)})")
+        return cited_span(text, start, end)
 
 
 def _without_overlaps(ranking: Ranking, stored: dict[int, StoredChunk], k: int) -> list[tuple[int, float]]:
@@ -274,38 +212,3 @@ def _without_overlaps(ranking: Ranking, stored: dict[int, StoredChunk], k: int) 
         if len(kept) == k:
             break
     return kept
-
-
-def _best_per_document(ranking: Ranking, chunk_docs: dict[int, str], k: int) -> list[tuple[str, float]]:
-    """Documents in order of their best chunk, at most ``k``; chunks arrive best first."""
-    best: dict[str, float] = {}
-    for chunk_id, score in zip(ranking.ids.tolist(), ranking.scores.tolist(), strict=True):
-        doc_id = chunk_docs.get(chunk_id)
-        if doc_id is not None and doc_id not in best:
-            best[doc_id] = float(score)
-            if len(best) == k:
-                break
-    return list(best.items())
-
-
-def _hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None = None) -> Hit:
-    """A result in citation coordinates: the document's text, or the page's text for a PDF."""
-    shift, line_shift = chunk.page_start, chunk.page_line - 1
-    return Hit(
-        rank=rank,
-        score=round(score, 6),
-        text=chunk.text,
-        citation=Citation(
-            source=display_source(chunk.source),
-            start=chunk.start - shift,
-            end=chunk.end - shift,
-            line_start=chunk.line_start - line_shift,
-            line_end=chunk.line_end - line_shift,
-            date=chunk.date,
-            doc_id=chunk.doc_id,
-            section=chunk.section,
-            page=chunk.page,
-            page_label=chunk.page_label,
-        ),
-        highlight=Span(highlight.start - shift, highlight.end - shift) if highlight else None,
-    )

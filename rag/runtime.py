@@ -1,0 +1,17 @@
+"""Process-wide set-up, which only the edges call (the CLI at start, the service in its lifespan): the library
+itself never changes the environment or global thread counts of the process that imports it."""
+
+from __future__ import annotations
+
+import os
+
+from rag.settings import Settings
+
+
+def configure_process(settings: Settings) -> None:
+    """No Hugging Face hub access (models load from local folders only) and ``settings.faiss_threads`` OpenMP
+    threads for FAISS searches made from the calling thread."""
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    import faiss
+
+    faiss.omp_set_num_threads(settings.faiss_threads)

@@ -1,0 +1,126 @@
+"""Retrieval: ranked chunk ids for questions, from one opened index. Dense vectors (FAISS), BM25, or both fused,
+optionally rescored by a cross-encoder; restricted by filters through the store's indexed columns.
+
+The retriever speaks ``Ranking``s (arrays of chunk ids and scores); turning them into passages with citations is
+the searcher's job, and turning them into document rankings is evaluation's.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from fnmatch import fnmatchcase
+
+import numpy as np
+
+from rag.embedding import Embedder
+from rag.errors import IndexMismatchError, InvalidQueryError
+from rag.index.reader import Index
+from rag.search.citation import display_source
+from rag.search.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.search.rerank import Reranker
+from rag.settings import Settings
+from rag.types import SearchFilters
+
+
+class Retriever:
+    """Candidates per mode for one index and one loaded model (and a cross-encoder, when configured)."""
+
+    def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None) -> None:
+        if embedder.dimension != index.manifest.model.dimension:
+            raise IndexMismatchError(
+                f"model {embedder.name!r} makes {embedder.dimension}-dimensional vectors, the index holds "
+                f"{index.manifest.model.dimension}-dimensional ones; rebuild the index with rag index"
+            )
+        self.index = index
+        self.embedder = embedder
+        self.settings = settings
+        self.reranker = reranker
+
+    @property
+    def size(self) -> int:
+        """Chunks in the index."""
+        return len(self.index.vectors)
+
+    def depth(self, wanted: int, mode: str) -> int:
+        """Candidates to fetch from each list: ``wanted``, at least ``fusion_depth`` for hybrid, at most all."""
+        floor = self.settings.fusion_depth if mode == "hybrid" else 1
+        return max(1, min(self.size, max(wanted, floor)))
+
+    def rank(
+        self, queries: Sequence[str], vectors: np.ndarray | None, mode: str, depth: int, allowed: np.ndarray | None
+    ) -> list[Ranking]:
+        """The best ``depth`` chunks per query by ``mode``; ``vectors`` are the queries' (needed unless bm25);
+        ``allowed`` restricts to those chunk ids."""
+        dense = lexical = None
+        if mode in ("dense", "hybrid"):
+            if vectors is None:
+                raise ValueError(f"mode {mode} needs the queries' vectors")
+            scores, ids = self.index.vectors.search(vectors, depth, allowed)
+            dense = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
+        if mode in ("bm25", "hybrid"):
+            scores, ids = self.index.lexical.search(list(queries), depth, allowed)
+            lexical = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
+        if dense is None or lexical is None:
+            return dense or lexical or []
+        if self.settings.fusion == "rrf":
+            return [reciprocal_rank_fusion([d, b], self.settings.rrf_k) for d, b in zip(dense, lexical, strict=True)]
+        weight = self.settings.fusion_dense_weight
+        return [min_max_fusion(d, b, weight) for d, b in zip(dense, lexical, strict=True)]
+
+    def use_reranker(self, rerank: bool | None) -> bool:
+        """Whether to rerank: as asked, or when a cross-encoder is configured; asking without one is an error."""
+        if rerank and self.reranker is None:
+            raise InvalidQueryError(
+                "reranking needs a cross-encoder: set RAG_RERANKER to a local CrossEncoder folder (see README)"
+            )
+        return self.reranker is not None if rerank is None else rerank
+
+    def rerank(
+        self,
+        queries: Sequence[str],
+        rankings: list[Ranking],
+        n: int,
+        *,
+        keep_tail: bool = False,
+        texts: Mapping[int, str] | None = None,
+    ) -> list[Ranking]:
+        """The first ``n`` candidates rescored by the cross-encoder; with ``keep_tail`` the rest follow in their
+        order with scores below the reranked ones (so deep document rankings stay complete). ``texts`` are the
+        candidates' texts when the caller already read them from the store."""
+        if self.reranker is None:
+            raise InvalidQueryError("reranking needs a cross-encoder: set RAG_RERANKER (see README)")
+        if texts is None:
+            stored = self.index.store.chunks(int(i) for r in rankings for i in r.ids[:n])
+            texts = {chunk_id: chunk.text for chunk_id, chunk in stored.items()}
+        reranked = []
+        for query, ranking in zip(queries, rankings, strict=True):
+            head = ranking.head(n)
+            scores = self.reranker.score(query, [texts[int(i)] for i in head.ids])
+            result = Ranking.from_scores(dict(zip(head.ids.tolist(), scores.tolist(), strict=True)))
+            if keep_tail and len(ranking) > n:
+                floor = float(scores.min()) - 1.0
+                tail = ranking.ids[n:]
+                tail_scores = floor - np.arange(len(tail)) / len(tail)
+                result = Ranking(np.concatenate([result.ids, tail]), np.concatenate([result.scores, tail_scores]))
+            reranked.append(result)
+        return reranked
+
+    def allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
+        """The chunk ids a search with ``filters`` may return."""
+        doc_ids = None
+        if filters.source is not None:
+            doc_ids = [
+                d.doc_id
+                for d in self.index.store.documents()
+                if fnmatchcase(display_source(d.source), filters.source) or fnmatchcase(d.source, filters.source)
+            ]
+        ids = self.index.store.chunk_ids_where(
+            doc_ids,
+            filters.date_from.isoformat() if filters.date_from else None,
+            filters.date_to.isoformat() if filters.date_to else None,
+        )
+        return np.asarray(ids, dtype=np.int64)
+
+    def chunk_documents(self) -> dict[int, str]:
+        """Every chunk id and the document it belongs to."""
+        return self.index.store.chunk_doc_ids()
