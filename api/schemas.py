@@ -8,8 +8,8 @@ from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, model_validator
 
-from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
-from rag.types import Hit
+from rag.search.citation import CitedSpan
+from rag.types import MAX_QUERY_CHARS, MAX_TOP_K, Hit, Mode
 
 
 class ErrorItem(BaseModel):
@@ -65,9 +65,6 @@ class Filters(StrictModel):
     date_to: IsoDate | None = Field(None, description="Only documents dated on or before this day (YYYY-MM-DD).")
 
 
-Mode = Literal["dense", "bm25", "hybrid"]
-
-
 class SearchRequest(StrictModel):
     query: str = Field(min_length=1, max_length=MAX_QUERY_CHARS)
     top_k: int = Field(5, ge=1, le=MAX_TOP_K)
@@ -96,16 +93,8 @@ class DocumentOut(BaseModel):
     chunks: int
 
 
-class SpanOut(BaseModel):
-    start: int
-    end: int
-    line_start: int
-    line_end: int
-    text: str
-
-
 class DocumentDetailOut(DocumentOut):
-    span: SpanOut | None = None
+    span: CitedSpan | None = Field(None, description="The span asked for, with its lines, as the citation counts them.")
 
 
 class DocumentListOut(BaseModel):

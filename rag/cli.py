@@ -17,6 +17,7 @@ import click
 from rag.errors import RagError
 from rag.runtime import configure_process
 from rag.settings import Settings
+from rag.types import MODES
 
 
 def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
@@ -60,7 +61,7 @@ index_option = click.option(
 )
 mode_option = click.option(
     "--mode",
-    type=click.Choice(["dense", "bm25", "hybrid"]),
+    type=click.Choice(MODES),
     default=None,
     help="Retrieval mode (default: RAG_MODE, hybrid).",
 )
@@ -270,9 +271,14 @@ def eval_command(
 
     With several --mode variants, each is scored on the same data and index in one run and shown side by side
     (with a paired t-test against the first); --run-out and --report then write one file per variant."""
-    from rag.eval import evaluation
-    from rag.eval.report import format_comparison, format_table, format_variants
-    from rag.eval.run import EvalRequest, run_evaluation
+    try:
+        from rag.eval import evaluation
+        from rag.eval.report import format_comparison, format_table, format_variants
+        from rag.eval.run import EvalRequest, run_evaluation
+    except ImportError as exc:
+        raise click.ClickException(
+            f"rag eval needs the eval extra ({exc.name} is missing): python -m pip install -e '.[eval]'"
+        ) from exc
 
     if compare:
         a, b = (evaluation.EvalReport.from_json(p.read_text(encoding="utf-8")) for p in compare)

@@ -11,6 +11,8 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from rag.types import MAX_TOP_K, Mode
+
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
 
@@ -33,7 +35,7 @@ class Settings(BaseSettings):
     embed_titles: bool = Field(
         True, description="Prepend a document's title to the text that is embedded (never to the text shown)."
     )
-    mode: Literal["dense", "bm25", "hybrid"] = Field(
+    mode: Mode = Field(
         "hybrid", description="Retrieval mode: dense vectors, BM25, or both fused (measured best, see README)."
     )
     fusion: Literal["minmax", "rrf"] = Field(
@@ -57,7 +59,7 @@ class Settings(BaseSettings):
     rerank_depth: int = Field(30, ge=1, le=200, description="Candidates the cross-encoder rescores per question.")
     highlight: bool = Field(True, description="Mark the sentence of each passage most similar to the question.")
     batch_size: int = Field(32, ge=1, description="Embedding batch size.")
-    top_k: int = Field(5, ge=1, le=100, description="Default number of passages returned.")
+    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Default number of passages returned.")
     faiss_threads: int = Field(
         1, ge=1, description="OpenMP threads per FAISS search; 1 is several times faster for single queries on 2 cores."
     )

@@ -9,11 +9,19 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import Any, Literal, get_args
 
 import numpy as np
 
 from rag.errors import InvalidQueryError
+
+Mode = Literal["dense", "bm25", "hybrid"]
+"""How passages are retrieved: dense vectors, BM25, or both fused."""
+MODES: tuple[str, ...] = get_args(Mode)
+MAX_QUERY_CHARS = 2000
+"""The longest question accepted, in characters (after trimming)."""
+MAX_TOP_K = 100
+"""The most passages one search returns."""
 
 
 @dataclass(frozen=True)

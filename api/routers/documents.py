@@ -7,7 +7,6 @@ always the one that was cited. A browser (Accept: text/html) gets a page with th
 from __future__ import annotations
 
 import html
-from dataclasses import asdict
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -15,7 +14,7 @@ from fastapi.responses import HTMLResponse
 
 from api.dependencies import SearcherDep
 from api.errors import documented, excerpt
-from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut, SpanOut
+from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut
 from rag.errors import DocumentNotFoundError
 from rag.index.store import DocumentInfo
 from rag.search.citation import display_source
@@ -62,7 +61,7 @@ def get_document(
         raise HTTPException(status_code=422, detail="give both start and end, or neither")
     span = None
     if start is not None and end is not None:
-        span = SpanOut(**asdict(searcher.cited_span(doc_id, start, end, page)))
+        span = searcher.cited_span(doc_id, start, end, page)
     text = searcher.document_text(doc_id, page)
     detail = DocumentDetailOut(**document_out(info).model_dump(), span=span)
     if _wants_html(request):

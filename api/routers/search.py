@@ -10,9 +10,8 @@ from fastapi import APIRouter, Query
 from api.dependencies import SearcherDep
 from api.errors import documented
 from api.routing import JsonRoute
-from api.schemas import Filters, IsoDate, Mode, SearchRequest, SearchResponse
-from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K
-from rag.types import SearchFilters
+from api.schemas import Filters, IsoDate, SearchRequest, SearchResponse
+from rag.types import MAX_QUERY_CHARS, MAX_TOP_K, Mode, SearchFilters
 
 router = APIRouter(tags=["search"], route_class=JsonRoute)
 

@@ -22,11 +22,8 @@ class BeirDataset:
     qrels: dict[str, dict[str, int]]
 
     def corpus_checksum(self) -> str:
-        digest = hashlib.sha256()
         with self.corpus.open("rb") as handle:
-            for block in iter(lambda: handle.read(1 << 20), b""):
-                digest.update(block)
-        return digest.hexdigest()
+            return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def is_beir_folder(path: Path) -> bool:

@@ -31,9 +31,9 @@ from rag.index.embedding_cache import CACHE_NAME
 from rag.index.manifest import ChunkingInfo, LexicalInfo, read_manifest
 from rag.index.reader import open_index
 from rag.search.rerank import Reranker
-from rag.search.searcher import MODES, Searcher
+from rag.search.searcher import Searcher
 from rag.settings import Settings
-from rag.types import Hit
+from rag.types import MODES, Hit
 
 logger = logging.getLogger(__name__)
 

@@ -12,8 +12,9 @@ from rag.errors import InvalidInputError
 from rag.eval.datasets import is_beir_folder, load_beir
 from rag.eval.evaluation import EvalReport, ScoredDoc, Variant, evaluate_beir, evaluate_questions, write_trec_run
 from rag.eval.report import write_markdown_report
-from rag.search.searcher import MODES, Searcher
+from rag.search.searcher import Searcher
 from rag.settings import Settings
+from rag.types import MODES
 
 
 @dataclass(frozen=True)

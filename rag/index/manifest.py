@@ -136,11 +136,8 @@ def read_manifest(index_dir: Path) -> Manifest:
 
 
 def file_sha256(path: Path) -> str:
-    digest = hashlib.sha256()
     with path.open("rb") as handle:
-        for block in iter(lambda: handle.read(1 << 20), b""):
-            digest.update(block)
-    return digest.hexdigest()
+        return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
 def file_info(index_dir: Path, name: str) -> FileInfo:

@@ -3,6 +3,7 @@ their citations."""
 
 from __future__ import annotations
 
-from rag.search.searcher import MAX_QUERY_CHARS, MAX_TOP_K, MODES, Searcher, validate_query
+from rag.search.retriever import Retriever
+from rag.search.searcher import Searcher, validate_query
 
-__all__ = ["MAX_QUERY_CHARS", "MAX_TOP_K", "MODES", "Searcher", "validate_query"]
+__all__ = ["Retriever", "Searcher", "validate_query"]

@@ -24,13 +24,9 @@ from rag.search.highlight import best_sentence
 from rag.search.rerank import Reranker
 from rag.search.retriever import Retriever
 from rag.settings import Settings
-from rag.types import Hit, SearchFilters, Span
+from rag.types import MAX_QUERY_CHARS, MAX_TOP_K, MODES, Hit, SearchFilters, Span
 
 logger = logging.getLogger(__name__)
-
-MAX_QUERY_CHARS = 2000
-MAX_TOP_K = 100
-MODES = ("dense", "bm25", "hybrid")
 
 
 _BLANK = "".join(c for c in map(chr, range(0x3001)) if c.isspace() or unicodedata.category(c) == "Cc")
