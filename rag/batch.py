@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -10,6 +9,7 @@ from pathlib import Path
 from tqdm.auto import tqdm
 
 from rag.errors import InvalidInputError
+from rag.jsonl import read_jsonl
 from rag.search.searcher import Searcher
 from rag.types import Hit
 
@@ -40,19 +40,9 @@ def read_questions(path: Path) -> list[Question]:
 
     A line without an ``id`` gets its line number. A malformed line is an error naming the line.
     """
-    try:
-        lines = Path(path).read_text(encoding="utf-8-sig").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise InvalidInputError(f"cannot read question file {path}: {exc}") from exc
     questions = []
-    for line_no, line in enumerate(lines, start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
-        if not isinstance(record, dict) or not isinstance(record.get("question"), str):
+    for line_no, record in read_jsonl(path, "question file"):
+        if not isinstance(record.get("question"), str):
             raise InvalidInputError(f'{path}:{line_no}: each line needs a "question" string')
         questions.append(
             Question(

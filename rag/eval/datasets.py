@@ -4,11 +4,11 @@ from __future__ import annotations
 
 import csv
 import hashlib
-import json
 from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import InvalidInputError
+from rag.jsonl import read_jsonl
 
 
 @dataclass(frozen=True)
@@ -41,16 +41,10 @@ def load_beir(folder: Path, split: str = "test") -> BeirDataset:
         )
     qrels = _read_qrels(qrels_path)
     queries = {}
-    for line_no, line in enumerate((folder / "queries.jsonl").read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            record = json.loads(line)
-            queries[str(record["_id"])] = str(record["text"])
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InvalidInputError(
-                f'{folder / "queries.jsonl"}:{line_no}: expected {{"_id", "text"}} ({exc})'
-            ) from exc
+    for line_no, record in read_jsonl(folder / "queries.jsonl"):
+        if "_id" not in record or not isinstance(record.get("text"), str):
+            raise InvalidInputError(f'{folder / "queries.jsonl"}:{line_no}: expected {{"_id", "text"}}')
+        queries[str(record["_id"])] = record["text"]
     judged = {qid: text for qid, text in queries.items() if qid in qrels}
     if not judged:
         raise InvalidInputError(f"no query of {folder / 'queries.jsonl'} is judged in {qrels_path}")

@@ -28,11 +28,14 @@ class Ranking:
     @classmethod
     def from_scores(cls, scored: dict[int, float]) -> Ranking:
         """Best score first, equal scores by the smaller id (so results are reproducible)."""
-        ordered = sorted(scored.items(), key=lambda item: (-item[1], item[0]))
-        return cls(
-            np.fromiter((i for i, _ in ordered), dtype=np.int64, count=len(ordered)),
-            np.fromiter((s for _, s in ordered), dtype=np.float64, count=len(ordered)),
-        )
+        ids = np.fromiter(scored.keys(), dtype=np.int64, count=len(scored))
+        return cls.ordered(ids, np.fromiter(scored.values(), dtype=np.float64, count=len(scored)))
+
+    @classmethod
+    def ordered(cls, ids: np.ndarray, scores: np.ndarray) -> Ranking:
+        """``ids`` (distinct) by ``scores``, best first, equal scores by the smaller id."""
+        order = np.lexsort((ids, -scores))
+        return cls(ids[order], scores[order])
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -44,26 +47,27 @@ class Ranking:
 def min_max_fusion(dense: Ranking, lexical: Ranking, dense_weight: float) -> Ranking:
     """``w * dense + (1 - w) * bm25``, each scaled to 0..1 over its own list; a chunk missing from a list gets 0
     from it. Scores become comparable across lists without knowing their distributions."""
-    fused: dict[int, float] = {}
-    for ranking, weight in ((dense, dense_weight), (lexical, 1.0 - dense_weight)):
-        for chunk_id, value in zip(ranking.ids.tolist(), _scaled(ranking.scores), strict=True):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + weight * value
-    return Ranking.from_scores(fused)
+    weighted = [dense_weight * _scaled(dense.scores), (1.0 - dense_weight) * _scaled(lexical.scores)]
+    return _summed(np.concatenate([dense.ids, lexical.ids]), np.concatenate(weighted))
 
 
 def reciprocal_rank_fusion(rankings: Sequence[Ranking], k: int = 60) -> Ranking:
     """``sum(1 / (k + rank))`` over the lists a chunk appears in (ranks from 1)."""
-    fused: dict[int, float] = {}
-    for ranking in rankings:
-        for rank, chunk_id in enumerate(ranking.ids.tolist(), start=1):
-            fused[chunk_id] = fused.get(chunk_id, 0.0) + 1.0 / (k + rank)
-    return Ranking.from_scores(fused)
+    ids = [r.ids for r in rankings]
+    contributions = [1.0 / (k + np.arange(1, len(r) + 1, dtype=np.float64)) for r in rankings]
+    return _summed(np.concatenate(ids or [np.zeros(0, np.int64)]), np.concatenate(contributions or [np.zeros(0)]))
 
 
-def _scaled(scores: np.ndarray) -> list[float]:
+def _summed(ids: np.ndarray, values: np.ndarray) -> Ranking:
+    """Values summed per id (in list order, as a running sum would), then ordered."""
+    distinct, position = np.unique(ids, return_inverse=True)
+    return Ranking.ordered(distinct, np.bincount(position, weights=values, minlength=len(distinct)))
+
+
+def _scaled(scores: np.ndarray) -> np.ndarray:
     if len(scores) == 0:
-        return []
+        return np.zeros(0, dtype=np.float64)
     low, high = float(scores.min()), float(scores.max())
     if high - low <= 1e-12:
-        return [1.0] * len(scores)  # one candidate, or all equal: each is as good as the best
-    return ((scores - low) / (high - low)).tolist()
+        return np.ones(len(scores), dtype=np.float64)  # one candidate, or all equal: each is as good as the best
+    return (scores - low) / (high - low)
