@@ -115,7 +115,9 @@ class IndexReloader:
             self._failed(exc)
             return False
         try:
-            searcher = Searcher(index, current.embedder, current.settings, current.reranker)
+            searcher = Searcher(
+                index, current.embedder, current.settings, current.reranker, display_root=current.display_root
+            )
         except RagError as exc:
             index.close()
             self._failed(exc)

@@ -7,6 +7,7 @@ always the one that was cited. A browser (Accept: text/html) gets a page with th
 from __future__ import annotations
 
 import html
+from pathlib import Path
 from typing import Annotated
 
 from fastapi import APIRouter, HTTPException, Query, Request
@@ -22,10 +23,10 @@ from rag.search.citation import display_source
 router = APIRouter(tags=["documents"])
 
 
-def document_out(info: DocumentInfo) -> DocumentOut:
+def document_out(info: DocumentInfo, display_root: Path) -> DocumentOut:
     return DocumentOut(
         doc_id=info.doc_id,
-        source=display_source(info.source),
+        source=display_source(info.source, display_root),
         date=info.date,
         title=info.title,
         encoding=info.encoding,
@@ -36,7 +37,7 @@ def document_out(info: DocumentInfo) -> DocumentOut:
 
 @router.get("/documents", response_model=DocumentListOut)
 def list_documents(searcher: SearcherDep) -> DocumentListOut:
-    return DocumentListOut(documents=[document_out(d) for d in searcher.documents()])
+    return DocumentListOut(documents=[document_out(d, searcher.display_root) for d in searcher.documents()])
 
 
 @router.get(
@@ -63,7 +64,7 @@ def get_document(
     if start is not None and end is not None:
         span = searcher.cited_span(doc_id, start, end, page)
     text = searcher.document_text(doc_id, page)
-    detail = DocumentDetailOut(**document_out(info).model_dump(), span=span)
+    detail = DocumentDetailOut(**document_out(info, searcher.display_root).model_dump(), span=span)
     if _wants_html(request):
         return HTMLResponse(_render_document(detail, text))
     return detail

@@ -20,15 +20,16 @@ def display_source(source: str, cwd: Path | None = None) -> str:
     return source[len(prefix) :] if source.startswith(prefix) else source
 
 
-def to_hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None = None) -> Hit:
-    """A result in citation coordinates: the document's text, or the page's text for a PDF."""
+def to_hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None, display_root: Path) -> Hit:
+    """A result in citation coordinates: the document's text, or the page's text for a PDF; the source relative
+    to ``display_root`` when it lies under it."""
     shift, line_shift = chunk.page_start, chunk.page_line - 1
     return Hit(
         rank=rank,
         score=round(score, 6),
         text=chunk.text,
         citation=Citation(
-            source=display_source(chunk.source),
+            source=display_source(chunk.source, display_root),
             start=chunk.start - shift,
             end=chunk.end - shift,
             line_start=chunk.line_start - line_shift,

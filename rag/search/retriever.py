@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from fnmatch import fnmatchcase
+from pathlib import Path
 
 import numpy as np
 
@@ -25,7 +26,15 @@ from rag.types import SearchFilters
 class Retriever:
     """Candidates per mode for one index and one loaded model (and a cross-encoder, when configured)."""
 
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None) -> None:
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        settings: Settings,
+        reranker: Reranker | None = None,
+        *,
+        display_root: Path | None = None,
+    ) -> None:
         if embedder.dimension != index.manifest.model.dimension:
             raise IndexMismatchError(
                 f"model {embedder.name!r} makes {embedder.dimension}-dimensional vectors, the index holds "
@@ -35,6 +44,8 @@ class Retriever:
         self.embedder = embedder
         self.settings = settings
         self.reranker = reranker
+        self.display_root = display_root or Path.cwd()
+        """Source globs match paths relative to this folder (as citations show them) or absolute."""
 
     @property
     def size(self) -> int:
@@ -112,7 +123,8 @@ class Retriever:
             doc_ids = [
                 d.doc_id
                 for d in self.index.store.documents()
-                if fnmatchcase(display_source(d.source), filters.source) or fnmatchcase(d.source, filters.source)
+                if fnmatchcase(display_source(d.source, self.display_root), filters.source)
+                or fnmatchcase(d.source, filters.source)
             ]
         ids = self.index.store.chunk_ids_where(
             doc_ids,

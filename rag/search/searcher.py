@@ -71,8 +71,19 @@ class Searcher:
     """Answers questions from one opened index with one loaded model (and a cross-encoder, when configured):
     the retriever's rankings become passages with citations, and the index's documents can be read back."""
 
-    def __init__(self, index: Index, embedder: Embedder, settings: Settings, reranker: Reranker | None = None) -> None:
-        self.retriever = Retriever(index, embedder, settings, reranker)
+    def __init__(
+        self,
+        index: Index,
+        embedder: Embedder,
+        settings: Settings,
+        reranker: Reranker | None = None,
+        *,
+        display_root: Path | None = None,
+    ) -> None:
+        self.display_root = display_root or Path.cwd()
+        """Citations name sources relative to this folder when they lie under it (default: the working directory
+        when the searcher was made, fixed from then on), else by their absolute path."""
+        self.retriever = Retriever(index, embedder, settings, reranker, display_root=self.display_root)
         self.index = index
         self.embedder = embedder
         self.settings = settings
@@ -150,7 +161,7 @@ class Searcher:
             ]
         return [
             [
-                to_hit(rank, score, stored[cid], span)
+                to_hit(rank, score, stored[cid], span, self.display_root)
                 for rank, ((cid, score), span) in enumerate(zip(row, row_spans, strict=True), start=1)
             ]
             for row, row_spans in zip(kept, spans, strict=True)
