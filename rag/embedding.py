@@ -104,16 +104,17 @@ class Embedder:
                 bar.update(len(batch))
         return passages, sentences
 
-    def embed_queries(self, queries: Sequence[str]) -> np.ndarray:
+    def embed_queries(self, queries: Sequence[str], *, batch_size: int = 1) -> np.ndarray:
         """Vectors of queries, with the model's query prompt if it defines one.
 
-        Each query is encoded on its own: padded batches change the last bits of a vector with the batch's other
-        queries, and a question must get the same results alone as in a batch (about 6 ms a query here)."""
+        By default each query is encoded on its own: padded batches change the last bits of a vector with the
+        batch's other queries, and a question must get the same results alone as in a batch (about 6 ms a query
+        here). Evaluation, which promises no such thing, passes a larger ``batch_size`` (three times faster)."""
         if not queries:
             return np.zeros((0, self.dimension), dtype=np.float32)
         vectors = self.model.encode_query(
             list(queries),
-            batch_size=1,
+            batch_size=batch_size,
             show_progress_bar=False,
             normalize_embeddings=True,
             convert_to_numpy=True,

@@ -30,7 +30,8 @@ class DocumentRanker:
             return []
         if self._chunk_documents is None:
             self._chunk_documents = retriever.chunk_documents()
-        vectors = retriever.embedder.embed_queries(cleaned) if mode != "bm25" else None
+        embedder = retriever.embedder
+        vectors = embedder.embed_queries(cleaned, batch_size=embedder.batch_size) if mode != "bm25" else None
         depth = retriever.depth(4 * k, mode)
         while True:
             rankings = retriever.rank(cleaned, vectors, mode, depth, None)
