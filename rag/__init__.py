@@ -31,7 +31,7 @@ _PUBLIC = {
     "Hit": "rag.types",
     "SearchFilters": "rag.types",
     "load_corpus": "rag.ingest.loading",
-    "LoadLimits": "rag.ingest.loading",
+    "LoadLimits": "rag.ingest.reading",
     "Embedder": "rag.embedding",
     "build_index": "rag.index.build",
     "BuildReport": "rag.index.build",

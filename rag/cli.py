@@ -20,7 +20,7 @@ from rag.settings import Settings
 from rag.types import MODES
 
 
-def _fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
+def fail_cleanly(command: Callable[..., Any]) -> Callable[..., Any]:
     @wraps(command)
     def wrapper(*args: Any, **kwargs: Any) -> Any:
         try:
@@ -36,7 +36,29 @@ def _progress() -> bool:
     return sys.stderr.isatty()
 
 
-@click.group()
+class PluginGroup(click.Group):
+    """Commands of this module, plus those other packages register under the ``rag.commands`` entry point group
+    (``rag serve`` comes from the service, ``api``), loaded only when asked for: the library never imports the
+    layer above it, and ``rag index`` never loads the service."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *(entry.name for entry in _plugins())})
+
+    def get_command(self, ctx: click.Context, name: str) -> click.Command | None:
+        command = super().get_command(ctx, name)
+        if command is not None:
+            return command
+        entry = next((e for e in _plugins() if e.name == name), None)
+        return entry.load() if entry is not None else None
+
+
+def _plugins() -> list[Any]:
+    from importlib.metadata import entry_points
+
+    return list(entry_points(group="rag.commands"))
+
+
+@click.group(cls=PluginGroup)
 @click.option("-v", "--verbose", count=True, help="Log more (-v info, -vv debug).")
 @click.pass_context
 def main(ctx: click.Context, verbose: int) -> None:
@@ -78,7 +100,7 @@ rerank_option = click.option(
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating (cached vectors are reused).")
 @click.option("--watch", is_flag=True, help="Keep running and update the index whenever the files change.")
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path | None, full: bool, watch: bool) -> None:
     """Index folders of .txt/.md files or BEIR corpus.jsonl files (default: seeds/ into vectors/).
 
@@ -133,7 +155,7 @@ def _echo_build(report: Any) -> None:
 @rerank_option
 @click.option("--json", "as_json", is_flag=True, help="Print JSON instead of text.")
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def search_command(
     settings: Settings,
     question: str,
@@ -203,7 +225,7 @@ _OPEN, _CLOSE = "\ue000", "\ue001"
     "--output", "-o", type=click.Path(path_type=Path), default=None, help="Write JSONL here (default: stdout)."
 )
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def batch_command(
     settings: Settings,
     questions_file: Path,
@@ -254,7 +276,7 @@ def batch_command(
     help="Compare two saved --json evaluations: A.json B.json.",
 )
 @click.pass_obj
-@_fail_cleanly
+@fail_cleanly
 def eval_command(
     settings: Settings,
     dataset: Path | None,
@@ -299,26 +321,6 @@ def eval_command(
     for outcome in outcomes:
         for path in outcome.written:
             click.echo(f"Written: {path}", err=True)
-
-
-@main.command("serve")
-@index_option
-@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
-@click.option("--port", type=int, default=None, help="Port (default 8000).")
-@click.pass_obj
-@_fail_cleanly
-def serve_command(settings: Settings, index_dir: Path | None, host: str | None, port: int | None) -> None:
-    """Serve the HTTP API, the OpenAI-compatible chat endpoint and the search page."""
-    import uvicorn
-
-    from api.app import create_app  # the service is an edge of its own; the library never imports it
-    from rag.search.searcher import Searcher
-
-    searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
-    app = create_app(settings, searcher=searcher)
-    host, port = host or settings.host, port or settings.port
-    click.echo(f"Serving {searcher.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
-    uvicorn.run(app, host=host, port=port, log_level="warning")
 
 
 def _display(source: str) -> str:

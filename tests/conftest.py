@@ -1,17 +1,26 @@
-"""Shared fixtures: the real model and a real index of the seed corpus, each built once per session."""
+"""Shared fixtures, each built once per session: the real model and a real index of the seed corpus (for the
+``slow`` tests), and a stand-in model with its own index of the seed corpus (for everything else).
+
+A test that takes the real model, a real index or a real server must be marked ``slow``: collection fails
+otherwise, so the fast tier (``pytest -m "not slow"``) never loads the real model by accident."""
 
 from __future__ import annotations
 
 import shutil
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
+from standin import make_standin_model
 
 from rag.embedding import Embedder
 from rag.index.build import BuildReport, build_index
 from rag.search.searcher import Searcher
 from rag.settings import Settings
+
+if TYPE_CHECKING:
+    from fastapi.testclient import TestClient
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SEEDS = REPO_ROOT / "seeds"
@@ -19,6 +28,31 @@ DEV_QUESTIONS = Path(__file__).resolve().parent / "data" / "seeds_dev.jsonl"
 CITATION_FIELDS = {"source", "start", "end", "line_start", "line_end", "date", "doc_id", "section", "page"} | {
     "page_label"
 }
+
+
+REAL_MODEL_FIXTURES = {"embedder", "seed_index", "seed_searcher", "server", "keyed_server"}
+SLOW_MARKERS = ("model", "server", "browser")
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Refuse to run a test that takes the real model or a real server, or is marked as needing one, without the
+    ``slow`` mark: the fast tier must never load them."""
+    unmarked = [
+        item.nodeid
+        for item in items
+        if item.get_closest_marker("slow") is None
+        and (
+            REAL_MODEL_FIXTURES & set(getattr(item, "fixturenames", ()))
+            or any(item.get_closest_marker(name) for name in SLOW_MARKERS)
+        )
+    ]
+    if unmarked:
+        raise pytest.UsageError(
+            "these tests use the real model, a real server or a browser but are not marked slow: " + ", ".join(unmarked)
+        )
+
+
+# The real model ----------------------------------------------------------------------------------------------
 
 
 @pytest.fixture(scope="session")
@@ -46,6 +80,99 @@ def seed_searcher(seed_index: BuildReport, settings: Settings, embedder: Embedde
     searcher = Searcher(open_index(seed_index.index_dir, settings), embedder, settings)
     yield searcher
     searcher.close()
+
+
+# The stand-in model ------------------------------------------------------------------------------------------
+
+
+@pytest.fixture(scope="session")
+def standin_model(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The folder of the stand-in model (see ``standin.py``)."""
+    return make_standin_model(tmp_path_factory.mktemp("models") / "standin")
+
+
+@pytest.fixture(scope="session")
+def standin_settings(standin_model: Path) -> Settings:
+    """Default settings but for the model: an index built with the stand-in opens only with these."""
+    return Settings(model=str(standin_model), _env_file=None)
+
+
+@pytest.fixture(scope="session")
+def standin_env(standin_model: Path) -> dict[str, str]:
+    """The environment a ``rag`` subprocess needs to use the stand-in model."""
+    return {"RAG_MODEL": str(standin_model)}
+
+
+@pytest.fixture(scope="session")
+def standin_embedder(standin_settings: Settings) -> Embedder:
+    return Embedder(standin_settings.model, device=standin_settings.device, batch_size=standin_settings.batch_size)
+
+
+@pytest.fixture(scope="session")
+def standin_seed_index(
+    tmp_path_factory: pytest.TempPathFactory, standin_settings: Settings, standin_embedder: Embedder
+) -> BuildReport:
+    """An index of a copy of the seed corpus built with the stand-in model, built once; tests must not modify it.
+    Chunks are those of the real index (same tokenizer, same settings); only the vectors differ."""
+    corpus = tmp_path_factory.mktemp("standin-corpus") / "seeds"
+    shutil.copytree(SEEDS, corpus)
+    index_dir = tmp_path_factory.mktemp("standin-index")
+    return build_index([corpus], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+
+
+@pytest.fixture(scope="session")
+def standin_searcher(
+    standin_seed_index: BuildReport, standin_settings: Settings, standin_embedder: Embedder
+) -> Iterator[Searcher]:
+    from rag.index.reader import open_index
+
+    searcher = Searcher(open_index(standin_seed_index.index_dir, standin_settings), standin_embedder, standin_settings)
+    yield searcher
+    searcher.close()
+
+
+@pytest.fixture(scope="module")
+def app_client(
+    standin_seed_index: BuildReport, standin_settings: Settings, standin_embedder: Embedder
+) -> Iterator[TestClient]:
+    """The service in this process (FastAPI's TestClient, lifespan included) over the stand-in index of the seeds,
+    run from the folder that holds the corpus copy, as the real server is (citations read ``seeds/...``)."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+    from rag.index.reader import open_index
+
+    settings = standin_settings.model_copy(update={"reload_interval": 0})
+    with pytest.MonkeyPatch.context() as patch:
+        patch.chdir(Path(standin_seed_index.manifest.corpus_roots[0]).parent)
+        searcher = Searcher(open_index(standin_seed_index.index_dir, settings), standin_embedder, settings)
+        with searcher, TestClient(create_app(settings, searcher=searcher)) as client:
+            yield client
+
+
+@pytest.fixture(scope="session")
+def tiny_cross_encoder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real (if untrained) cross-encoder: a small random BERT (fixed seed) with the real model's tokenizer under a
+    one-logit head, saved to disk."""
+    import torch
+    from transformers import AutoTokenizer, BertConfig, BertForSequenceClassification
+
+    from rag.embedding import resolve_model_path
+    from rag.settings import DEFAULT_MODEL
+
+    base = resolve_model_path(DEFAULT_MODEL)
+    config = BertConfig.from_pretrained(
+        base, num_labels=1, hidden_size=64, num_hidden_layers=2, num_attention_heads=2, intermediate_size=128
+    )
+    torch.manual_seed(0)
+    model = BertForSequenceClassification(config)
+    path = tmp_path_factory.mktemp("models") / "tiny-cross-encoder"
+    model.save_pretrained(path)
+    AutoTokenizer.from_pretrained(base).save_pretrained(path)
+    return path
+
+
+# Helpers -----------------------------------------------------------------------------------------------------
 
 
 def write_bytes(path: Path, data: bytes) -> Path:

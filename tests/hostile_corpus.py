@@ -14,7 +14,7 @@ import zipfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from rag.ingest.loading import LoadLimits
+from rag.ingest.reading import LoadLimits
 
 
 @dataclass(frozen=True)

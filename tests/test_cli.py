@@ -1,4 +1,5 @@
-"""The real ``rag`` command in a subprocess: defaults, skipped-file reporting, JSON output, batch, errors."""
+"""The real ``rag`` command in a subprocess: defaults, skipped-file reporting, JSON output and batch with the real
+model; errors (one line, exit code 1) with the stand-in model."""
 
 from __future__ import annotations
 
@@ -8,9 +9,6 @@ from pathlib import Path
 
 import pytest
 from conftest import DEV_QUESTIONS, SEEDS, run_rag, write_bytes
-
-pytestmark = pytest.mark.model
-
 
 rag = run_rag
 
@@ -30,6 +28,8 @@ def project(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return root
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_index_reports_documents_chunks_time_and_skipped_files(project: Path) -> None:
     out = project.joinpath("index-output.txt").read_text()
     assert out.startswith("Indexed 5 documents into vectors/: ")
@@ -43,6 +43,8 @@ def test_index_reports_documents_chunks_time_and_skipped_files(project: Path) ->
     assert (project / "vectors" / "manifest.json").is_file()
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_search_json_uses_relative_sources_and_exact_spans(project: Path) -> None:
     question = "Which airport in the liberated areas is still being built?"
     result = rag("search", question, "-k", "3", "--json", cwd=project)
@@ -58,6 +60,8 @@ def test_search_json_uses_relative_sources_and_exact_spans(project: Path) -> Non
         assert text[cite["start"] : cite["end"]] == r["text"]
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_search_text_output(project: Path) -> None:
     result = rag("search", "How many women and children were among the Khojaly victims?", "-k", "2", cwd=project)
     assert result.returncode == 0, result.stderr
@@ -67,6 +71,8 @@ def test_search_text_output(project: Path) -> None:
     assert any(line.startswith("2. [") for line in lines)
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_batch_writes_one_line_per_question(project: Path, tmp_path: Path) -> None:
     questions = tmp_path / "q.jsonl"
     questions.write_text(DEV_QUESTIONS.read_text() + '{"question": "no id here"}\n')
@@ -79,24 +85,36 @@ def test_batch_writes_one_line_per_question(project: Path, tmp_path: Path) -> No
     assert all(len(row["results"]) == 3 and set(row) == {"id", "question", "results"} for row in rows)
 
 
+@pytest.fixture(scope="module")
+def standin_project(tmp_path_factory: pytest.TempPathFactory, standin_seed_index) -> Path:
+    """A working directory with the stand-in index of the seeds in ``vectors/`` (run ``rag`` with ``standin_env``)."""
+    root = tmp_path_factory.mktemp("standin-project")
+    shutil.copytree(standin_seed_index.index_dir, root / "vectors")
+    return root
+
+
 @pytest.mark.parametrize(
     ("args", "message"),
     [
         (("search", "   "), "the question is empty"),
         (("search", "anything", "--index", "missing"), "no index found in missing/"),
         (("batch", "nope.jsonl"), "cannot read question file nope.jsonl"),
-        (("search", "anything", "-k", "0"), "k must be between 1 and 100"),
+        pytest.param(("search", "anything", "-k", "0"), "k must be between 1 and 100", marks=pytest.mark.slow),
     ],
 )
-def test_errors_are_one_line_and_exit_1(project: Path, args: tuple[str, ...], message: str) -> None:
-    result = rag(*args, cwd=project)
+def test_errors_are_one_line_and_exit_1(
+    standin_project: Path, standin_env: dict[str, str], args: tuple[str, ...], message: str
+) -> None:
+    result = rag(*args, cwd=standin_project, env=standin_env)
     assert result.returncode == 1
     assert result.stderr.startswith("Error: ") and message in result.stderr
     assert "Traceback" not in result.stderr
 
 
-def test_malformed_batch_line_names_the_line(project: Path, tmp_path: Path) -> None:
+def test_malformed_batch_line_names_the_line(
+    standin_project: Path, standin_env: dict[str, str], tmp_path: Path
+) -> None:
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "ok"}\n{"question": \n')
-    result = rag("batch", str(bad), cwd=project)
+    result = rag("batch", str(bad), cwd=standin_project, env=standin_env)
     assert result.returncode == 1 and f"{bad}:2: invalid JSON" in result.stderr

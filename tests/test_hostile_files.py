@@ -12,9 +12,8 @@ import subprocess
 from collections.abc import Iterator
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import RunningServer, run_rag
+from conftest import run_rag
 from hostile_corpus import (
     bad_name,
     deep_html,
@@ -29,7 +28,8 @@ from hostile_corpus import (
 from rag.errors import IndexWriteError
 from rag.index.build import BuildReport, build_index
 from rag.index.reader import open_index
-from rag.ingest.loading import LoadLimits, load_corpus
+from rag.ingest.loading import load_corpus
+from rag.ingest.reading import LoadLimits
 from rag.search.searcher import Searcher
 from rag.settings import Settings
 
@@ -80,10 +80,12 @@ def test_links_inside_the_folder_are_followed_only_when_allowed(tmp_path: Path) 
     assert reasons(corpus, following)["dangling.txt"] == "broken symbolic link: its target does not exist"
 
 
-@pytest.mark.model
-def test_a_file_replaced_by_an_escaping_link_leaves_the_index(tmp_path: Path, settings: Settings, embedder) -> None:
+def test_a_file_replaced_by_an_escaping_link_leaves_the_index(
+    tmp_path: Path, standin_settings: Settings, standin_embedder
+) -> None:
     """An earlier version of a file must not stay indexed once the file has become a link out of the folder (a
     file that merely cannot be read now keeps its previous version; a link out never does)."""
+    settings, embedder = standin_settings, standin_embedder
     secret = tmp_path / "secret.txt"
     secret.write_text("The vault code is 4711 and nobody may read it.")
     corpus = tmp_path / "docs"
@@ -129,11 +131,12 @@ def test_pipes_sockets_and_devices_are_skipped_without_blocking(odd_files: Path)
     assert loaded_sources(odd_files) == {"notes/harbour.txt", "notes/orchard.md", "report.html"}
 
 
-@pytest.mark.model
-def test_rag_index_finishes_with_a_fifo_in_the_folder(odd_files: Path, tmp_path: Path) -> None:
+@pytest.mark.slow  # a rag subprocess that loads a model
+def test_rag_index_finishes_with_a_fifo_in_the_folder(odd_files: Path, tmp_path: Path, standin_env) -> None:
     """The audit's hang: ``rag index`` blocked forever in open() while holding the writer lock."""
     try:
-        result = run_rag("index", str(odd_files), "--index", str(tmp_path / "index"), cwd=tmp_path, timeout=180)
+        index_dir = str(tmp_path / "index")
+        result = run_rag("index", str(odd_files), "--index", index_dir, cwd=tmp_path, env=standin_env, timeout=180)
     except subprocess.TimeoutExpired:
         pytest.fail("rag index hung on a folder with a FIFO")
     assert result.returncode == 0, result.stderr
@@ -272,20 +275,22 @@ def test_a_jsonl_corpus_loses_only_its_bad_lines_and_is_checked_like_any_file(tm
 # The index folder ------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.model
-def test_a_manifest_that_is_not_utf8_is_one_line_and_index_rebuilds_over_it(tmp_path: Path) -> None:
+@pytest.mark.slow  # rag subprocesses that load a model
+def test_a_manifest_that_is_not_utf8_is_one_line_and_index_rebuilds_over_it(
+    tmp_path: Path, standin_settings: Settings, standin_env
+) -> None:
     corpus = tmp_path / "docs"
     ordinary_files(corpus)
-    assert run_rag("index", str(corpus), "--index", "index", cwd=tmp_path).returncode == 0
+    assert run_rag("index", str(corpus), "--index", "index", cwd=tmp_path, env=standin_env).returncode == 0
     (tmp_path / "index" / "manifest.json").write_bytes(b'{"format_version": \xff\xfe}')
-    searched = run_rag("search", "pear varieties", "--index", "index", cwd=tmp_path)
+    searched = run_rag("search", "pear varieties", "--index", "index", cwd=tmp_path, env=standin_env)
     assert searched.returncode == 1 and "Traceback" not in searched.stderr
     assert searched.stderr.startswith("Error: index/manifest.json is not a readable manifest (UnicodeDecodeError")
     assert "rebuild the index with rag index" in searched.stderr
-    rebuilt = run_rag("index", str(corpus), "--index", "index", cwd=tmp_path)
+    rebuilt = run_rag("index", str(corpus), "--index", "index", cwd=tmp_path, env=standin_env)
     assert rebuilt.returncode == 0, rebuilt.stderr
     assert "Indexed 3 documents" in rebuilt.stdout
-    with open_index(tmp_path / "index", Settings(_env_file=None)) as index:
+    with open_index(tmp_path / "index", standin_settings) as index:
         assert index.manifest.counts["documents"] == 3
 
 
@@ -309,6 +314,9 @@ def index_on(disk: Path, tmp_path: Path, settings: Settings, embedder) -> tuple[
     return corpus, index_dir, build_index([corpus], settings, index_dir=index_dir, embedder=embedder)
 
 
+# The real model: with the stand-in's smaller vectors the disk often fills inside np.save (the BM25 arrays), whose
+# short write (OSError without errno) rag does not recognise as a full disk.
+@pytest.mark.slow
 @pytest.mark.model
 def test_a_full_disk_is_one_error_and_keeps_the_previous_build(
     small_disk: Path, tmp_path: Path, settings: Settings, embedder
@@ -325,29 +333,35 @@ def test_a_full_disk_is_one_error_and_keeps_the_previous_build(
         assert "pear" in searcher.search("How many varieties of pear grow in the orchard?", 1)[0].text
 
 
-@pytest.mark.model
+@pytest.mark.slow  # rag subprocesses that load a model
 def test_a_read_only_index_folder_is_one_line_and_still_searchable(
-    small_disk: Path, tmp_path: Path, settings: Settings, embedder
+    small_disk: Path, tmp_path: Path, standin_settings: Settings, standin_embedder, standin_env
 ) -> None:
-    corpus, index_dir, _ = index_on(small_disk, tmp_path, settings, embedder)
+    corpus, index_dir, _ = index_on(small_disk, tmp_path, standin_settings, standin_embedder)
     (corpus / "notes" / "new.txt").write_text("A new note about the tide tables.")
     subprocess.run(["mount", "-o", "remount,ro", str(small_disk)], check=True)
-    result = run_rag("index", str(corpus), "--index", str(index_dir), cwd=tmp_path)
+    result = run_rag("index", str(corpus), "--index", str(index_dir), cwd=tmp_path, env=standin_env)
     assert result.returncode == 1 and "Traceback" not in result.stderr
     assert result.stderr.startswith(f"Error: cannot write the index in {index_dir}/")
     assert "read-only" in result.stderr and len(result.stderr.strip().splitlines()) == 1
-    searched = run_rag("search", "glacier", "--index", str(index_dir), "--json", cwd=tmp_path)
+    searched = run_rag("search", "glacier", "--index", str(index_dir), "--json", cwd=tmp_path, env=standin_env)
     assert searched.returncode == 0 and "retreated four metres" in searched.stdout
 
 
 # The whole hostile corpus, over HTTP -----------------------------------------------------------------------------
 
 
-@pytest.mark.server
-@pytest.mark.model
-def test_a_hostile_corpus_indexes_and_serves_only_what_it_should(tmp_path: Path, settings: Settings, embedder) -> None:
+def test_a_hostile_corpus_indexes_and_serves_only_what_it_should(
+    tmp_path: Path, standin_settings: Settings, standin_embedder, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Every hostile file of the audit in one folder (at test sizes): the build finishes, names each one with its
-    reason, and the real server serves the ordinary files and never the linked secret."""
+    reason, and the service (in-process, run from the folder above the corpus) serves the ordinary files and never
+    the linked secret."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    settings, embedder = standin_settings, standin_embedder
     secret = tmp_path / "outside" / "passwd"
     secret.parent.mkdir()
     secret.write_text("root:x:0:0:the-vault-password-is-swordfish")
@@ -366,23 +380,22 @@ def test_a_hostile_corpus_indexes_and_serves_only_what_it_should(tmp_path: Path,
         else:
             assert expected.name not in found
     assert report.documents == len(sentences) + 3  # bad name, deep HTML and the cut one-line text are indexed
-    server = RunningServer(tmp_path / "index", cwd=tmp_path / "work")
-    try:
-        with httpx.Client(base_url=server.base_url, timeout=60) as http:
-            listed = http.get("/documents").json()["documents"]
-            assert "docs/passwd.txt" not in {d["source"] for d in listed}
-            assert "docs/bad\\xff\\xfename.txt" in {d["source"] for d in listed}
-            for question, answer in [
-                ("Who logs the ferries that dock after midnight?", "harbour master"),
-                ("What colour were the lighthouse stairs painted?", "painted the stairs blue"),
-                ("Is the well at the bottom dry?", "The well at the bottom is dry."),
-            ]:
-                results = http.post("/search", json={"query": question, "top_k": 3}).json()["results"]
-                assert any(answer in r["text"] for r in results), (question, results)
-            for probe in ("root password vault swordfish", "root:x:0:0"):
-                results = http.get("/search", params={"q": probe, "k": 20}).json()["results"]
-                assert results and not any("swordfish" in r["text"] or "passwd" in str(r["citation"]) for r in results)
-            for document in listed:
-                assert "swordfish" not in http.get(f"/documents/{document['doc_id']}").text
-    finally:
-        server.stop()
+    monkeypatch.chdir(tmp_path / "work")
+    served = settings.model_copy(update={"reload_interval": 0})
+    searcher = Searcher(open_index(tmp_path / "index", served), embedder, served)
+    with searcher, TestClient(create_app(served, searcher=searcher)) as http:
+        listed = http.get("/documents").json()["documents"]
+        assert "docs/passwd.txt" not in {d["source"] for d in listed}
+        assert "docs/bad\\xff\\xfename.txt" in {d["source"] for d in listed}
+        for question, answer in [
+            ("Who logs the ferries that dock after midnight?", "harbour master"),
+            ("What colour were the lighthouse stairs painted?", "painted the stairs blue"),
+            ("Is the well at the bottom dry?", "The well at the bottom is dry."),
+        ]:
+            results = http.post("/search", json={"query": question, "top_k": 3}).json()["results"]
+            assert any(answer in r["text"] for r in results), (question, results)
+        for probe in ("root password vault swordfish", "root:x:0:0"):
+            results = http.get("/search", params={"q": probe, "k": 20}).json()["results"]
+            assert results and not any("swordfish" in r["text"] or "passwd" in str(r["citation"]) for r in results)
+        for document in listed:
+            assert "swordfish" not in http.get(f"/documents/{document['doc_id']}").text

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import errno
 import logging
+import re
 import shutil
 import sqlite3
 import time
@@ -23,12 +24,7 @@ from pathlib import Path
 import numpy as np
 
 from rag.embedding import Embedder
-from rag.errors import (
-    IndexNotFoundError,
-    IndexWriteError,
-    NoDocumentsError,
-    RagError,
-)
+from rag.errors import IndexNotFoundError, IndexWriteError, NoDocumentsError, RagError
 from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
 from rag.index.lexical import LexicalIndex
 from rag.index.lock import writer_lock
@@ -46,7 +42,8 @@ from rag.index.reader import Index, open_index
 from rag.index.store import MetadataStore
 from rag.index.vectors import VectorIndex
 from rag.ingest.chunking import Chunker, sentence_spans_of
-from rag.ingest.loading import LoadLimits, load_corpus, shorten
+from rag.ingest.loading import load_corpus
+from rag.ingest.reading import LoadLimits, shorten
 from rag.settings import Settings
 from rag.types import Chunk, Document, SentenceVectors, SkippedFile
 
@@ -212,7 +209,8 @@ def _write_failure(index_dir: Path, exc: OSError | sqlite3.Error) -> str:
     code = exc.errno if isinstance(exc, OSError) else None
     message = str(exc).lower()
     where = f" ({exc.filename})" if isinstance(exc, OSError) and exc.filename else ""
-    if code in _NO_SPACE or "disk is full" in message:
+    short_write = code is None and re.search(r"\d+ requested and \d+ written", message) is not None  # numpy's
+    if code in _NO_SPACE or "disk is full" in message or short_write:
         cause = "the disk is full; free some space, or build elsewhere with --index DIR"
     elif code in _NOT_WRITABLE or "readonly" in message or "read-only" in message:
         cause = (

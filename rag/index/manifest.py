@@ -13,7 +13,7 @@ from typing import Any
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index.lexical import LexicalTokenizer
-from rag.ingest.loading import shorten
+from rag.ingest.reading import shorten
 from rag.settings import Settings
 
 FORMAT_VERSION = 3

@@ -17,7 +17,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.ingest.decoding import UndecodableFileError, decode_bytes
-from rag.ingest.loading import LoadLimits, display_path, file_doc_id, megabytes, shorten
+from rag.ingest.reading import LoadLimits, display_path, file_doc_id, megabytes, shorten
 from rag.types import Document, Page, Section, SkippedFile, Table
 
 logger = logging.getLogger(__name__)

@@ -15,13 +15,21 @@ import hashlib
 import json
 import logging
 import os
-import stat
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.ingest.decoding import UndecodableFileError, decode_bytes, parse_date_header
-from rag.settings import Settings
+from rag.ingest.formats import load_extracted, markdown_structure
+from rag.ingest.reading import (
+    LoadLimits,
+    display_path,
+    file_doc_id,
+    open_regular_file,
+    os_reason,
+    read_regular_file,
+    shorten,
+)
 from rag.types import Document, SkippedFile
 
 logger = logging.getLogger(__name__)
@@ -31,39 +39,6 @@ MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
 INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
 """File endings read from folders. A ``.jsonl`` file named on its own is read as a BEIR corpus."""
-
-
-def _setting_default(name: str) -> object:
-    return Settings.model_fields[name].default
-
-
-@dataclass(frozen=True)
-class LoadLimits:
-    """What loading may read: which links it follows and how much one file may cost (see ``Settings``)."""
-
-    follow_symlinks: bool = _setting_default("follow_symlinks")  # type: ignore[assignment]
-    max_file_bytes: int = _setting_default("max_file_bytes")  # type: ignore[assignment]
-    max_extracted_chars: int = _setting_default("max_extracted_chars")  # type: ignore[assignment]
-    max_decompressed_bytes: int = _setting_default("max_decompressed_bytes")  # type: ignore[assignment]
-    max_compression_ratio: float = _setting_default("max_compression_ratio")  # type: ignore[assignment]
-
-    @classmethod
-    def from_settings(cls, settings: Settings) -> LoadLimits:
-        return cls(
-            follow_symlinks=settings.follow_symlinks,
-            max_file_bytes=settings.max_file_bytes,
-            max_extracted_chars=settings.max_extracted_chars,
-            max_decompressed_bytes=settings.max_decompressed_bytes,
-            max_compression_ratio=settings.max_compression_ratio,
-        )
-
-    def cut_reason(self, total_chars: int) -> str:
-        """The report line for a text cut at ``max_extracted_chars``."""
-        return (
-            f"text cut at {self.max_extracted_chars:,} characters (RAG_MAX_EXTRACTED_CHARS); the rest"
-            + (f", {total_chars - self.max_extracted_chars:,} characters," if total_chars > 0 else "")
-            + " was not indexed"
-        )
 
 
 @dataclass(frozen=True)
@@ -125,7 +100,7 @@ def _iter_folder(root: Path) -> Iterator[Path | SkippedFile]:
     def unreadable_folders() -> Iterator[SkippedFile]:
         while errors:
             failed = errors.pop(0)
-            yield SkippedFile(display_path(failed.filename or root), f"cannot read folder: {_os_reason(failed)}")
+            yield SkippedFile(display_path(failed.filename or root), f"cannot read folder: {os_reason(failed)}")
 
     for dirpath, dirnames, filenames in os.walk(root, onerror=errors.append):
         yield from unreadable_folders()
@@ -162,14 +137,10 @@ def load_file(
         return
     suffix = path.suffix.lower()
     if suffix in EXTRACTED_SUFFIXES:
-        from rag.ingest.formats import load_extracted
-
         yield from load_extracted(path, data, limits)
         return
     for item in load_text_bytes(path, data, limits):
         if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:
-            from rag.ingest.formats import markdown_structure
-
             sections, tables = markdown_structure(item.text, item.body_start)
             item = replace(item, format="markdown", sections=sections, tables=tables)
         yield item
@@ -200,120 +171,6 @@ def load_text_bytes(path: Path, data: bytes, limits: LoadLimits | None = None) -
     )
     if len(text) > limits.max_extracted_chars:
         yield SkippedFile(source, limits.cut_reason(len(text)))
-
-
-def file_doc_id(path: Path) -> str:
-    """A short, URL-safe id that stays the same for the same absolute path (its bytes, so any file name works)."""
-    return hashlib.blake2b(os.fsencode(path), digest_size=8).hexdigest()
-
-
-def display_path(path: Path | str) -> str:
-    """A path as text that can always be printed, stored and sent as JSON: bytes of a file name that are not
-    UTF-8 are shown as ``\\xNN`` escapes."""
-    return os.fsencode(path).decode("utf-8", errors="backslashreplace")
-
-
-_FILE_KINDS = (
-    (stat.S_ISDIR, "a folder"),
-    (stat.S_ISFIFO, "a named pipe (FIFO)"),
-    (stat.S_ISSOCK, "a socket"),
-    (stat.S_ISCHR, "a character device"),
-    (stat.S_ISBLK, "a block device"),
-)
-
-
-def read_regular_file(path: Path, root: Path, limits: LoadLimits) -> bytes | SkippedFile:
-    """The bytes of ``path``, or why they are not read: only a regular file inside ``root`` (a link's target
-    included) of at most ``limits.max_file_bytes`` bytes is read."""
-    opened = open_regular_file(path, root, limits)
-    if isinstance(opened, SkippedFile):
-        return opened
-    with os.fdopen(opened, "rb") as handle:
-        data = handle.read(limits.max_file_bytes + 1)
-    if len(data) > limits.max_file_bytes:  # it grew after it was measured
-        return SkippedFile(display_path(path), _too_large(len(data), limits))
-    return data
-
-
-def open_regular_file(path: Path, root: Path, limits: LoadLimits, *, sized: bool = True) -> int | SkippedFile:
-    """A read-only descriptor of ``path`` if it is a regular file that lies inside ``root`` (itself, or the target of
-    a link the settings allow), else why not. Nothing else is ever opened, so a FIFO or a device cannot block the
-    run; the descriptor is checked again after opening, so a file swapped for a link in between is refused too.
-    ``sized`` applies ``limits.max_file_bytes``."""
-    source = display_path(path)
-    try:
-        info = os.lstat(path)
-    except OSError as exc:
-        return SkippedFile(source, f"cannot read: {_os_reason(exc)}", doc_id=_kept_on(exc, path))
-    target = path
-    if stat.S_ISLNK(info.st_mode):
-        real = Path(os.path.realpath(path))
-        if not real.is_relative_to(root):
-            return SkippedFile(
-                source, f"symbolic link to {display_path(real)}, outside the indexed folder: never followed"
-            )
-        if not limits.follow_symlinks:
-            return SkippedFile(
-                source,
-                "symbolic link: not followed (set RAG_FOLLOW_SYMLINKS=true to follow links that stay inside the "
-                "indexed folder)",
-            )
-        try:
-            info = os.stat(real)
-        except OSError as exc:
-            reason = (
-                "broken symbolic link: its target does not exist"
-                if isinstance(exc, FileNotFoundError)
-                else (f"symbolic link that cannot be resolved: {_os_reason(exc)}")
-            )
-            return SkippedFile(source, reason)
-        target = real
-    if not stat.S_ISREG(info.st_mode):
-        kind = next((name for is_kind, name in _FILE_KINDS if is_kind(info.st_mode)), "not a regular file")
-        return SkippedFile(source, f"{kind}, not a regular file: not read")
-    if sized and info.st_size > limits.max_file_bytes:
-        return SkippedFile(source, _too_large(info.st_size, limits))
-    try:
-        fd = os.open(target, os.O_RDONLY | os.O_NONBLOCK | os.O_NOFOLLOW | os.O_CLOEXEC)
-    except OSError as exc:
-        return SkippedFile(source, f"cannot read: {_os_reason(exc)}", doc_id=_kept_on(exc, path))
-    if not stat.S_ISREG(os.fstat(fd).st_mode) or not _opened_inside(fd, root):
-        os.close(fd)
-        return SkippedFile(source, "replaced while being opened (by a link or another kind of file): not read")
-    return fd
-
-
-def _opened_inside(fd: int, root: Path) -> bool:
-    """Whether the open file lives inside ``root``, by the kernel's own record of its path (Linux); elsewhere the
-    checks before opening stand alone."""
-    try:
-        return Path(os.readlink(f"/proc/self/fd/{fd}")).is_relative_to(root)
-    except OSError:
-        return True
-
-
-def _kept_on(exc: OSError, path: Path) -> str | None:
-    """The document id whose earlier version stays indexed after ``exc``: a file that exists but cannot be read
-    now (permissions, I/O); not one that is gone."""
-    return None if isinstance(exc, FileNotFoundError) else file_doc_id(path)
-
-
-def _os_reason(exc: OSError) -> str:
-    return exc.strerror.lower() if exc.strerror else str(exc)
-
-
-def _too_large(size: int, limits: LoadLimits) -> str:
-    return f"file is {megabytes(size)}; the limit is {megabytes(limits.max_file_bytes)} (RAG_MAX_FILE_BYTES)"
-
-
-def megabytes(size: int) -> str:
-    """A byte count as megabytes for a report line, for example ``20.0 MB``."""
-    return f"{size / 1_000_000:,.1f} MB"
-
-
-def shorten(text: str, limit: int = 200) -> str:
-    """``text``, cut to ``limit`` characters with an ellipsis (for reasons that quote a library's message)."""
-    return text if len(text) <= limit else text[: limit - 1] + "…"
 
 
 def load_jsonl_corpus(path: Path, limits: LoadLimits | None = None) -> Iterable[Document | SkippedFile]:

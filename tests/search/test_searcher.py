@@ -1,19 +1,21 @@
-"""Search on the seed corpus: the dev questions are answered, and every citation is exact."""
+"""Search on the seed corpus: the dev questions are answered (real model), and every citation is exact (stand-in
+model: a citation's offsets do not depend on what the model knows)."""
 
 from __future__ import annotations
 
 from itertools import pairwise
 from pathlib import Path
 
+import numpy as np
 import pytest
 from conftest import CITATION_FIELDS, DEV_QUESTIONS
 
 from rag.batch import answer_questions, read_questions
 from rag.errors import InvalidQueryError
 from rag.eval.evaluation import answer_rank
-from rag.search.searcher import display_source
-
-pytestmark = pytest.mark.model
+from rag.index.store import StoredChunk
+from rag.search.fusion import Ranking
+from rag.search.searcher import _without_overlaps
 
 
 def assert_citation_contract(hit, encodings: dict[str, str]) -> None:
@@ -26,6 +28,8 @@ def assert_citation_contract(hit, encodings: dict[str, str]) -> None:
     assert 1 <= cite.line_start <= cite.line_end
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_dev_questions_are_answered_in_the_top_3(seed_searcher) -> None:
     questions = read_questions(DEV_QUESTIONS)
     assert len(questions) == 15
@@ -34,7 +38,8 @@ def test_dev_questions_are_answered_in_the_top_3(seed_searcher) -> None:
     assert len(found) >= 14, f"answers found in the top 3 for only {found}"
 
 
-def test_every_result_of_every_dev_question_satisfies_the_citation_contract(seed_searcher) -> None:
+def test_every_result_of_every_dev_question_satisfies_the_citation_contract(standin_searcher) -> None:
+    seed_searcher = standin_searcher
     encodings = {d.doc_id: d.encoding for d in seed_searcher.index.store.documents()}
     questions = read_questions(DEV_QUESTIONS)
     checked = 0
@@ -47,7 +52,8 @@ def test_every_result_of_every_dev_question_satisfies_the_citation_contract(seed
     assert checked == 150
 
 
-def test_result_shape_and_metadata(seed_searcher) -> None:
+def test_result_shape_and_metadata(standin_searcher) -> None:
+    seed_searcher = standin_searcher
     (hit, *_) = seed_searcher.search("In which city did the embassy hold the 2023 Victory Day event?", 3)
     record = hit.to_dict()
     assert set(record) == {"rank", "score", "text", "citation", "highlight"}
@@ -60,14 +66,8 @@ def test_result_shape_and_metadata(seed_searcher) -> None:
     assert Path(record["citation"]["source"]).is_absolute()  # the test corpus lies outside the working directory
 
 
-def test_display_source_is_relative_only_under_the_working_directory(tmp_path: Path) -> None:
-    assert display_source(str(tmp_path / "a" / "b.txt"), cwd=tmp_path) == "a/b.txt"
-    assert display_source(str(tmp_path / "a" / "b.txt"), cwd=tmp_path / "a" / "b") == str(tmp_path / "a" / "b.txt")
-    assert display_source(str(tmp_path) + "-other/x.txt", cwd=tmp_path) == str(tmp_path) + "-other/x.txt"
-    assert display_source(f"{tmp_path}/corpus.jsonl#42", cwd=tmp_path) == "corpus.jsonl#42"
-
-
-def test_single_search_equals_batch_and_is_deterministic(seed_searcher) -> None:
+def test_single_search_equals_batch_and_is_deterministic(standin_searcher) -> None:
+    seed_searcher = standin_searcher
     questions = ["Whose memory is honored on Victory Day?", "What explosive hazards were left?"]
     batch = seed_searcher.search_batch(questions, 5)
     assert seed_searcher.search(questions[0], 5) == batch[0]
@@ -75,13 +75,32 @@ def test_single_search_equals_batch_and_is_deterministic(seed_searcher) -> None:
 
 
 @pytest.mark.parametrize("query", ["", "   ", "\n\t"])
-def test_empty_question_is_refused(seed_searcher, query: str) -> None:
+def test_empty_question_is_refused(standin_searcher, query: str) -> None:
+    seed_searcher = standin_searcher
     with pytest.raises(InvalidQueryError, match="empty"):
         seed_searcher.search(query)
 
 
-def test_bad_k_and_overlong_question_are_refused(seed_searcher) -> None:
+def test_bad_k_and_overlong_question_are_refused(standin_searcher) -> None:
+    seed_searcher = standin_searcher
     with pytest.raises(InvalidQueryError, match="between 1 and 100"):
         seed_searcher.search("victory", 0)
     with pytest.raises(InvalidQueryError, match="limit"):
         seed_searcher.search("victory " * 1000)
+
+
+def stored(chunk_id: int, doc_id: str, start: int, end: int) -> StoredChunk:
+    return StoredChunk(chunk_id, doc_id, "x.txt", start, end, 1, 1, "t" * (end - start), None, None)
+
+
+def test_overlapping_passages_of_a_document_are_dropped_for_the_better_one() -> None:
+    chunks = {
+        1: stored(1, "a", 0, 100),
+        2: stored(2, "a", 80, 180),  # overlaps 1
+        3: stored(3, "b", 0, 100),  # another document: kept
+        4: stored(4, "a", 180, 260),  # touches 2 but 2 was dropped; no overlap with 1
+        5: stored(5, "a", 90, 95),  # inside 1
+    }
+    ranking = Ranking(np.array([1, 2, 3, 5, 4]), np.array([0.9, 0.8, 0.7, 0.6, 0.5]))
+    assert _without_overlaps(ranking, chunks, 10) == [(1, 0.9), (3, 0.7), (4, 0.5)]
+    assert _without_overlaps(ranking, chunks, 2) == [(1, 0.9), (3, 0.7)]

@@ -1,6 +1,6 @@
-"""Hot reload in the real server, over a private copy of the seed index that these tests rebuild and damage:
-replaced builds are closed (file handles and memory stay flat over many reloads), and /ready forgets a reload
-error once the index on disk is whole again."""
+"""Hot reload in the real server, over a private copy of the seeds indexed with the stand-in model, which these
+tests rebuild and damage: replaced builds are closed (file handles and memory stay flat over many reloads), and
+/ready forgets a reload error once the index on disk is whole again; and the lease of a build, in the small."""
 
 from __future__ import annotations
 
@@ -21,8 +21,6 @@ from rag.index.build import build_index
 from rag.index.reader import open_index
 from rag.search.searcher import Searcher
 
-pytestmark = [pytest.mark.model, pytest.mark.server]
-
 
 @dataclass
 class ServedCopy:
@@ -32,13 +30,16 @@ class ServedCopy:
 
 
 @pytest.fixture(scope="module")
-def served_copy(tmp_path_factory: pytest.TempPathFactory, settings, embedder) -> Iterator[ServedCopy]:
+def served_copy(
+    tmp_path_factory: pytest.TempPathFactory, standin_settings, standin_embedder, standin_env
+) -> Iterator[ServedCopy]:
+    settings, embedder = standin_settings, standin_embedder
     root = tmp_path_factory.mktemp("served")
     corpus = root / "seeds"
     shutil.copytree(SEEDS, corpus)
     index_dir = root / "index"
     build_index([corpus], settings, index_dir=index_dir, embedder=embedder)
-    server = RunningServer(index_dir, cwd=root, env={"RAG_RELOAD_INTERVAL": "0.2"})
+    server = RunningServer(index_dir, cwd=root, env=standin_env | {"RAG_RELOAD_INTERVAL": "0.2"})
     yield ServedCopy(server, corpus, index_dir)
     server.stop()
 
@@ -96,9 +97,12 @@ class Searching:
         self._thread.join(timeout=60)
 
 
-def test_reloads_close_replaced_builds(served_copy: ServedCopy, settings, embedder) -> None:
+@pytest.mark.slow
+@pytest.mark.server
+def test_reloads_close_replaced_builds(served_copy: ServedCopy, standin_settings, standin_embedder) -> None:
     """15 incremental rebuilds, one file changed each time, while a client keeps searching: every search
     succeeds, the server ends with one store handle (none on a deleted file), and its memory stays flat."""
+    settings, embedder = standin_settings, standin_embedder
     pid = served_copy.server.process.pid
     assert len(store_handles(pid)) == 1
     files = sorted(served_copy.corpus.iterdir())
@@ -124,6 +128,8 @@ def test_reloads_close_replaced_builds(served_copy: ServedCopy, settings, embedd
     assert memory[-1] - memory[4] < 40, memory  # after the first reloads have warmed the caches
 
 
+@pytest.mark.slow
+@pytest.mark.server
 def test_ready_clears_reload_error_once_the_index_recovers(served_copy: ServedCopy) -> None:
     manifest = served_copy.index_dir / "manifest.json"
     original = manifest.read_bytes()
@@ -139,10 +145,14 @@ def test_ready_clears_reload_error_once_the_index_recovers(served_copy: ServedCo
     assert ready(served_copy)["index_build_id"] == served
 
 
-def test_a_leased_build_survives_its_replacement_and_closes_after(seed_index, settings, embedder) -> None:
+def test_a_leased_build_survives_its_replacement_and_closes_after(
+    standin_seed_index, standin_settings, standin_embedder
+) -> None:
     """The lease in the small: a request that holds the old build during a swap finishes on it, and the old build
     is closed when that request lets go, not before."""
     from api.reload import ServedBuilds  # here, so that the server tests above run against an older api too
+
+    seed_index, settings, embedder = standin_seed_index, standin_settings, standin_embedder
 
     old, new = (Searcher(open_index(seed_index.index_dir, settings), embedder, settings) for _ in range(2))
     builds = ServedBuilds(old)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
 import shutil
 from pathlib import Path
 
@@ -14,17 +15,19 @@ from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index.build import build_index
 from rag.index.manifest import FORMAT_VERSION, read_manifest
 from rag.index.reader import open_index
-
-pytestmark = pytest.mark.model
+from rag.settings import Settings
 
 
 @pytest.fixture
-def index_copy(seed_index, tmp_path: Path) -> Path:
+def index_copy(standin_seed_index, tmp_path: Path) -> Path:
+    """A copy of the stand-in index of the seeds, to damage (open it with ``standin_settings``)."""
     target = tmp_path / "index"
-    shutil.copytree(seed_index.index_dir, target)
+    shutil.copytree(standin_seed_index.index_dir, target)
     return target
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_manifest_describes_the_build(seed_index, settings, embedder) -> None:
     manifest = read_manifest(seed_index.index_dir)
     assert manifest.format_version == FORMAT_VERSION
@@ -42,13 +45,21 @@ def test_manifest_describes_the_build(seed_index, settings, embedder) -> None:
         assert path.stat().st_size == info.bytes
 
 
+@pytest.mark.slow
+@pytest.mark.model
 def test_open_checks_the_model(seed_index, settings) -> None:
     other = settings.model_copy(update={"model": "some/other-model"})
     with pytest.raises(IndexMismatchError, match="built with model 'sentence-transformers/all-MiniLM-L6-v2'"):
         open_index(seed_index.index_dir, other)
 
 
-def test_open_checks_the_format_version(index_copy: Path, settings) -> None:
+def test_open_refuses_a_standin_index_under_the_default_model(standin_seed_index, standin_settings) -> None:
+    with pytest.raises(IndexMismatchError, match=re.escape(f"built with model '{standin_settings.model}'")):
+        open_index(standin_seed_index.index_dir, Settings(_env_file=None))
+
+
+def test_open_checks_the_format_version(index_copy: Path, standin_settings) -> None:
+    settings = standin_settings
     manifest_path = index_copy / "manifest.json"
     raw = json.loads(manifest_path.read_text())
     raw["format_version"] = FORMAT_VERSION + 1
@@ -58,7 +69,8 @@ def test_open_checks_the_format_version(index_copy: Path, settings) -> None:
 
 
 @pytest.mark.parametrize("which", ["vectors", "store", "lexical/data.csc.index.npy", "lexical/vocab.index.json"])
-def test_open_detects_truncated_and_altered_files(index_copy: Path, settings, which: str) -> None:
+def test_open_detects_truncated_and_altered_files(index_copy: Path, standin_settings, which: str) -> None:
+    settings = standin_settings
     name = read_manifest(index_copy).files[which].name
     path = index_copy / name
     data = path.read_bytes()
@@ -75,7 +87,8 @@ def test_missing_index_says_how_to_build_one(tmp_path: Path, settings) -> None:
         open_index(tmp_path / "nowhere", settings)
 
 
-def test_rebuild_replaces_the_previous_build(tmp_path: Path, settings, embedder) -> None:
+def test_rebuild_replaces_the_previous_build(tmp_path: Path, standin_settings, standin_embedder) -> None:
+    settings, embedder = standin_settings, standin_embedder
     corpus = tmp_path / "docs"
     write_bytes(corpus / "a.txt", b"The first version talks about apples.")
     first = build_index([corpus], settings, index_dir=tmp_path / "idx", embedder=embedder)
@@ -90,7 +103,8 @@ def test_rebuild_replaces_the_previous_build(tmp_path: Path, settings, embedder)
     index.close()
 
 
-def test_nothing_to_index_is_an_error(tmp_path: Path, settings, embedder) -> None:
+def test_nothing_to_index_is_an_error(tmp_path: Path, standin_settings, standin_embedder) -> None:
+    settings, embedder = standin_settings, standin_embedder
     write_bytes(tmp_path / "empty.txt", b"")
     with pytest.raises(NoDocumentsError, match="empty"):
         build_index([tmp_path], settings, index_dir=tmp_path / "idx", embedder=embedder)

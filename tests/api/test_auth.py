@@ -7,7 +7,7 @@ import pytest
 from conftest import API_KEY, RunningServer
 from openai import AuthenticationError, OpenAI
 
-pytestmark = [pytest.mark.model, pytest.mark.server]
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.server]
 
 
 PROTECTED = [

@@ -1,65 +1,22 @@
-"""The real HTTP server on loopback: every endpoint, the citation contract over HTTP, and the 4xx cases."""
+"""The routes in-process (FastAPI's TestClient, lifespan included) over the stand-in index of the seeds: filters,
+bad requests answered with a 4xx and a reason, the documents routes and their cited spans, web-search links, the
+page, the OpenAPI document, and a streamed chat completion."""
 
 from __future__ import annotations
 
 import json
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import DEV_QUESTIONS, RunningServer
-
-from rag.batch import read_questions
-
-pytestmark = [pytest.mark.model, pytest.mark.server]
+from fastapi.testclient import TestClient
 
 
 @pytest.fixture(scope="module")
-def client(server: RunningServer) -> httpx.Client:
-    with httpx.Client(base_url=server.base_url, timeout=60) as http:
-        yield http
+def client(app_client: TestClient) -> TestClient:
+    return app_client
 
 
-def assert_contract(result: dict, cwd: Path) -> None:
-    cite = result["citation"]
-    decoded = (cwd / cite["source"]).read_bytes().decode("utf-8")
-    assert decoded[cite["start"] : cite["end"]] == result["text"]
-    assert cite["line_start"] == decoded.count("\n", 0, cite["start"]) + 1
-    assert cite["line_end"] == decoded.count("\n", 0, cite["end"]) + 1
-
-
-def test_health_and_ready(client: httpx.Client, seed_index) -> None:
-    assert client.get("/health").json() == {"status": "ok"}
-    ready = client.get("/ready").json()
-    assert ready["status"] == "ready"
-    assert ready["model"] == "sentence-transformers/all-MiniLM-L6-v2"
-    assert ready["dimension"] == 384
-    assert ready["chunks"] == seed_index.chunks and ready["documents"] == 5
-    assert ready["index_build_id"] == seed_index.manifest.build_id
-    assert ready["index_built_at"] == seed_index.manifest.created_at
-    assert ready["mode"] == "hybrid" and ready["reranker"] is None
-
-
-def test_every_dev_question_over_http_keeps_the_citation_contract(client: httpx.Client, server) -> None:
-    for question in read_questions(DEV_QUESTIONS):
-        response = client.post("/search", json={"query": question.question, "top_k": 5})
-        assert response.status_code == 200, response.text
-        payload = response.json()
-        assert payload["query"] == question.question and payload["took_ms"] > 0
-        assert [r["rank"] for r in payload["results"]] == [1, 2, 3, 4, 5]
-        for result in payload["results"]:
-            assert_contract(result, server.cwd)
-            assert result["citation"]["source"].startswith("seeds/")
-
-
-def test_get_search_equals_post(client: httpx.Client) -> None:
-    posted = client.post("/search", json={"query": "Which airport is still being built?", "top_k": 3}).json()
-    got = client.get("/search", params={"q": "Which airport is still being built?", "k": 3}).json()
-    assert got["results"] == posted["results"]
-    assert any("Lachin International Airport" in r["text"] for r in got["results"])
-
-
-def test_filters_restrict_results(client: httpx.Client) -> None:
+def test_filters_restrict_results(client: TestClient) -> None:
     query = "Victory Day celebration"
     by_source = client.post("/search", json={"query": query, "top_k": 10, "filters": {"source": "seeds/004_*"}})
     sources = {r["citation"]["source"] for r in by_source.json()["results"]}
@@ -105,7 +62,7 @@ def test_filters_restrict_results(client: httpx.Client) -> None:
         ("GET", "/nowhere", None, 404),
     ],
 )
-def test_bad_requests_get_a_4xx_with_a_reason(client: httpx.Client, method: str, path: str, body, expected: int):
+def test_bad_requests_get_a_4xx_with_a_reason(client: TestClient, method: str, path: str, body, expected: int):
     if isinstance(body, bytes):
         response = client.request(method, path, content=body, headers={"content-type": "application/json"})
     else:
@@ -114,7 +71,8 @@ def test_bad_requests_get_a_4xx_with_a_reason(client: httpx.Client, method: str,
     assert response.json()["detail"]
 
 
-def test_documents_list_and_cited_span(client: httpx.Client, seed_index) -> None:
+def test_documents_list_and_cited_span(client: TestClient, standin_seed_index) -> None:
+    seed_index = standin_seed_index
     documents = client.get("/documents").json()["documents"]
     assert len(documents) == 5
     assert sum(d["chunks"] for d in documents) == seed_index.chunks
@@ -138,7 +96,7 @@ def test_documents_list_and_cited_span(client: httpx.Client, seed_index) -> None
         assert client.get(f"/documents/{cite['doc_id']}", params=params).status_code == 422
 
 
-def test_web_search_links_open_the_cited_span(client: httpx.Client) -> None:
+def test_web_search_links_open_the_cited_span(client: TestClient) -> None:
     results = client.post("/web-search", json={"query": "Which explosive hazards were left?", "count": 3}).json()
     assert len(results) == 3
     for result in results:
@@ -149,21 +107,21 @@ def test_web_search_links_open_the_cited_span(client: httpx.Client) -> None:
         assert span["text"] == result["snippet"]
 
 
-def test_page_is_served_without_external_assets(client: httpx.Client) -> None:
+def test_page_is_served_without_external_assets(client: TestClient) -> None:
     page = client.get("/")
     assert page.status_code == 200 and page.headers["content-type"].startswith("text/html")
     assert 'id="query"' in page.text and 'fetch("search"' in page.text
     assert "http://" not in page.text and "https://" not in page.text
 
 
-def test_openapi_schema_and_docs(client: httpx.Client) -> None:
+def test_openapi_schema_and_docs(client: TestClient) -> None:
     schema = client.get("/openapi.json").json()
     for path in ("/search", "/documents", "/documents/{doc_id}", "/ready", "/v1/chat/completions", "/web-search"):
         assert path in schema["paths"]
     assert client.get("/docs").status_code == 200
 
 
-def test_chat_completion_raw_stream_ends_with_done(client: httpx.Client) -> None:
+def test_chat_completion_raw_stream_ends_with_done(client: TestClient) -> None:
     messages = [{"role": "user", "content": "Whose memory is honored?"}]
     body = {"model": "rag-search", "stream": True, "messages": messages}
     with client.stream("POST", "/v1/chat/completions", json=body) as response:
@@ -174,23 +132,3 @@ def test_chat_completion_raw_stream_ends_with_done(client: httpx.Client) -> None
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
     assert len(chunks[0]["citations"]) == 5
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
-
-
-def test_modes_over_http_return_highlighted_sentences(client: httpx.Client) -> None:
-    # d02 paraphrases the sentence that holds its answer: BM25 finds it first, dense retrieval does not.
-    (question,) = [q for q in read_questions(DEV_QUESTIONS) if q.id == "d02"]
-    by_mode = {}
-    for mode in ("dense", "bm25", "hybrid"):
-        response = client.post("/search", json={"query": question.question, "top_k": 3, "mode": mode})
-        assert response.status_code == 200, response.text
-        by_mode[mode] = response.json()["results"]
-        for result in by_mode[mode]:
-            cite, mark = result["citation"], result["highlight"]
-            assert cite["start"] <= mark["start"] < mark["end"] <= cite["end"]
-    assert by_mode["bm25"] != by_mode["dense"]
-    again = client.get("/search", params={"q": question.question, "k": 3, "mode": "bm25"}).json()["results"]
-    assert again == by_mode["bm25"]
-    top = by_mode["bm25"][0]
-    offset = top["citation"]["start"]
-    sentence = top["text"][top["highlight"]["start"] - offset : top["highlight"]["end"] - offset]
-    assert any(answer in sentence for answer in question.answers)

@@ -1,11 +1,15 @@
 """Evaluation: metric figures against hand computation, TREC runs read back by ir_measures, BEIR folders built
-here (never ../shared), the question-set scores on the seeds, reports, and the paired comparison."""
+here (never ../shared), every variant (with reranking) in one run, the question-set scores on the seeds, reports,
+and the paired comparison."""
 
 from __future__ import annotations
 
 import itertools
 import json
 import math
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 import ir_measures
@@ -167,6 +171,7 @@ def test_load_beir_keeps_judged_queries_and_names_missing_splits(tmp_path: Path)
 rag = run_rag
 
 
+@pytest.mark.slow
 @pytest.mark.model
 def test_rag_eval_on_a_beir_folder_writes_a_run_that_scores_the_same(tmp_path: Path) -> None:
     folder = make_beir_folder(tmp_path / "tiny")
@@ -225,9 +230,38 @@ def test_rag_eval_errors_are_clear(tmp_path: Path) -> None:
     assert split.returncode == 1 and "no qrels/train.tsv" in split.stderr and "Traceback" not in split.stderr
 
 
+@pytest.mark.slow  # two rag subprocesses that load a model
+def test_rag_eval_compares_every_variant_in_one_run(tmp_path: Path, tiny_cross_encoder, standin_env) -> None:
+    folder = make_beir_folder(tmp_path / "tiny")
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | standin_env
+    env |= {"RAG_RERANKER": str(tiny_cross_encoder)}
+    args = ["eval", str(folder), "--index", str(tmp_path / "vectors"), "-k", "5", "--mode", "all"]
+    table = subprocess.run(
+        [sys.executable, "-m", "rag", *args, "--run-out", "run.trec"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert table.returncode == 0, table.stderr
+    rows = [line.split()[0] for line in table.stdout.splitlines() if line.split()[:1]]
+    assert {"dense", "bm25", "hybrid", "hybrid+rerank"} <= set(rows)
+    assert "hybrid vs dense: nDCG@10" in table.stdout and "paired t-test p =" in table.stdout
+    for variant in ("dense", "hybrid", "hybrid+rerank"):
+        assert (tmp_path / f"run.{variant}.trec").read_text().count(" Q0 ") == 4 * 5
+    # BM25 returns only documents that share a term with the query: here, the one relevant document each.
+    assert (tmp_path / "run.bm25.trec").read_text().count(" Q0 ") == 4
+    printed = subprocess.run(
+        [sys.executable, "-m", "rag", *args[:-1], "dense,bm25", "--json"],
+        cwd=tmp_path, env=env, capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert printed.returncode == 0, printed.stderr
+    reports = json.loads(printed.stdout)
+    assert [r["settings"]["mode"] for r in reports] == ["dense", "bm25"]
+    assert reports[1]["measures"]["MRR@10"] == pytest.approx(1.0)  # the queries share words with their documents
+
+
 # --- question sets -----------------------------------------------------------------------------------------
 
 
+@pytest.mark.slow
 @pytest.mark.model
 def test_question_set_scores_follow_the_ranks_found(seed_searcher: Searcher) -> None:
     questions = read_questions(DEV_QUESTIONS)
@@ -251,8 +285,8 @@ def test_question_set_scores_follow_the_ranks_found(seed_searcher: Searcher) -> 
     assert report.recall_curve[10] == pytest.approx(report.measures["answer_recall@10"])
 
 
-@pytest.mark.model
-def test_question_set_report_and_errors(seed_searcher: Searcher, tmp_path: Path) -> None:
+def test_question_set_report_and_errors(standin_searcher: Searcher, tmp_path: Path) -> None:
+    seed_searcher = standin_searcher
     report = evaluate_questions(read_questions(DEV_QUESTIONS), seed_searcher, name="seeds_dev", k=5)
     plot = write_markdown_report(report, tmp_path / "seeds.md")
     text = (tmp_path / "seeds.md").read_text()

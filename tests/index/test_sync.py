@@ -26,8 +26,6 @@ from rag.index.manifest import read_manifest
 from rag.index.reader import open_index
 from rag.search.searcher import Searcher
 
-pytestmark = pytest.mark.model
-
 WORDS = (
     "river mountain copper lantern harvest orchard violin glacier meadow compass harbor canyon falcon "
     "cedar marble thunder pepper saddle quartz willow beacon timber velvet ember prairie tundra cobalt "
@@ -45,7 +43,7 @@ def write_corpus(folder: Path, files: int, sentences: int = 3, seed: int = 0) ->
 
 
 class CountingEmbedder:
-    """The real embedder, counting the passages it is asked to embed."""
+    """An embedder, counting the passages it is asked to embed."""
 
     def __init__(self, embedder) -> None:
         self.inner = copy.copy(embedder)
@@ -59,15 +57,18 @@ class CountingEmbedder:
         self.inner.embed_passages_with_sentences = counted
 
 
-def rag(*args: str, cwd: Path, **kwargs) -> subprocess.Popen:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
+def rag(*args: str, cwd: Path, env: dict[str, str] | None = None, **kwargs) -> subprocess.Popen:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
     return subprocess.Popen(
         [sys.executable, "-m", "rag", *args], cwd=cwd, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
         text=True, **kwargs,
     )  # fmt: skip
 
 
-def test_editing_one_of_200_files_re_embeds_only_its_passages(tmp_path: Path, settings, embedder) -> None:
+def test_editing_one_of_200_files_re_embeds_only_its_passages(
+    tmp_path: Path, standin_settings, standin_embedder
+) -> None:
+    settings, embedder = standin_settings, standin_embedder
     corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
     write_corpus(corpus, 200)
     counting = CountingEmbedder(embedder)
@@ -103,7 +104,8 @@ def test_editing_one_of_200_files_re_embeds_only_its_passages(tmp_path: Path, se
     assert counting.passages == 0, "a full rebuild embedded passages the cache already had"
 
 
-def test_a_damaged_embedding_cache_is_replaced_not_trusted(tmp_path: Path, settings, embedder) -> None:
+def test_a_damaged_embedding_cache_is_replaced_not_trusted(tmp_path: Path, standin_settings, standin_embedder) -> None:
+    settings, embedder = standin_settings, standin_embedder
     write_corpus(tmp_path / "notes", 3)
     build_index([tmp_path / "notes"], settings, index_dir=tmp_path / "idx", embedder=embedder)
     (tmp_path / "idx" / CACHE_NAME).write_bytes(b"this is not a database" * 100)
@@ -125,7 +127,11 @@ def test_a_second_writer_fails_with_a_clear_message(tmp_path: Path, settings) ->
         pass
 
 
-def test_sigkill_during_a_large_update_leaves_the_previous_index_whole(tmp_path: Path, settings, embedder) -> None:
+@pytest.mark.slow  # a rag subprocess that loads a model
+def test_sigkill_during_a_large_update_leaves_the_previous_index_whole(
+    tmp_path: Path, standin_settings, standin_embedder, standin_env
+) -> None:
+    settings, embedder = standin_settings, standin_embedder
     corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
     write_corpus(corpus, 150, sentences=2, seed=1)
     before = build_index([corpus], settings, index_dir=index_dir, embedder=embedder)
@@ -133,7 +139,8 @@ def test_sigkill_during_a_large_update_leaves_the_previous_index_whole(tmp_path:
     cache = index_dir / CACHE_NAME
     cached_before = _cache_rows(cache)
 
-    writer = rag("index", "notes", "--index", "idx", cwd=tmp_path)
+    # One passage per model call: the stand-in is so quick that the update would otherwise end before the kill.
+    writer = rag("index", "notes", "--index", "idx", cwd=tmp_path, env=standin_env | {"RAG_BATCH_SIZE": "1"})
     deadline = time.monotonic() + 180
     while _cache_rows(cache) < cached_before + 256:  # the first slice of new vectors is committed: mid-update
         assert writer.poll() is None, writer.communicate()[1]
@@ -164,7 +171,8 @@ def _cache_rows(path: Path) -> int:
         return 0
 
 
-def test_watch_picks_up_a_new_file(tmp_path: Path, settings) -> None:
+def test_watch_picks_up_a_new_file(tmp_path: Path, standin_settings) -> None:
+    settings = standin_settings
     from rag.watch import watch_and_sync
 
     write_corpus(tmp_path / "notes", 3)
@@ -195,11 +203,16 @@ def _wait_for(condition, timeout: float) -> None:
         time.sleep(0.1)
 
 
-def test_the_service_switches_to_a_new_build_without_failing_a_request(tmp_path: Path, settings, embedder) -> None:
+@pytest.mark.slow
+@pytest.mark.server
+def test_the_service_switches_to_a_new_build_without_failing_a_request(
+    tmp_path: Path, standin_settings, standin_embedder, standin_env
+) -> None:
+    settings, embedder = standin_settings, standin_embedder
     corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
     write_corpus(corpus, 40)
     build_index([corpus], settings, index_dir=index_dir, embedder=embedder)
-    server = RunningServer(index_dir, cwd=tmp_path, env={"RAG_RELOAD_INTERVAL": "0.2"})
+    server = RunningServer(index_dir, cwd=tmp_path, env=standin_env | {"RAG_RELOAD_INTERVAL": "0.2"})
     question = "Which lighthouse flashes violet every ninety seconds?"
     statuses: list[int] = []
     tops: list[list[str]] = [[], []]  # per client, in the order each one saw them

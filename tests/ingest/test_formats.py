@@ -5,21 +5,15 @@ from __future__ import annotations
 
 import io
 import json
-import os
-import subprocess
-import sys
 from pathlib import Path
 
-import httpx
 import pytest
-from conftest import RunningServer, write_bytes
+from conftest import run_rag, write_bytes
 
 from rag.index.build import build_index
 from rag.index.reader import open_index
 from rag.ingest.loading import load_corpus
 from rag.search.searcher import Searcher
-
-pytestmark = pytest.mark.model
 
 
 def make_pdf(path: Path, *, scanned_page: bool = True, only_image: bool = False) -> Path:
@@ -103,7 +97,8 @@ def markdown_text() -> str:
 
 
 @pytest.fixture(scope="module")
-def mixed(tmp_path_factory: pytest.TempPathFactory, settings, embedder) -> tuple[Path, object]:
+def mixed(tmp_path_factory: pytest.TempPathFactory, standin_settings, standin_embedder) -> tuple[Path, object]:
+    settings, embedder = standin_settings, standin_embedder
     root = tmp_path_factory.mktemp("mixed")
     docs = root / "docs"
     make_pdf(write_bytes(docs / "report.pdf", b""))
@@ -153,7 +148,9 @@ def page_text(pages, text: str, number: int) -> str:
     return text[start:end]
 
 
-def test_pdf_citations_name_the_physical_page_its_label_and_a_span_of_that_page(mixed, settings, embedder) -> None:
+def test_pdf_citations_name_the_physical_page_its_label_and_a_span_of_that_page(
+    mixed, standin_settings, standin_embedder
+) -> None:
     root, _ = mixed
     for question, page, label, needle in [
         ("When do the otters of Lake Brienz meet?", 1, "i", "otters of Lake Brienz"),
@@ -161,46 +158,46 @@ def test_pdf_citations_name_the_physical_page_its_label_and_a_span_of_that_page(
         ("How many bridges does Vennholm have?", 2, "ii", "417"),
         ("What colour ink does the Skarv lighthouse keeper use?", 4, "2", "violet ink"),
     ]:
-        hit, pages, text = search_one(root, settings, embedder, question)
+        hit, pages, text = search_one(root, standin_settings, standin_embedder, question)
         cite = hit.citation
         assert cite.source.endswith("report.pdf") and (cite.page, cite.page_label) == (page, label), question
         assert page_text(pages, text, page)[cite.start : cite.end] == hit.text and needle in hit.text
         assert cite.start <= hit.highlight.start < hit.highlight.end <= cite.end
-    hit, pages, text = search_one(root, settings, embedder, "Which otters hold council meetings?")
+    hit, pages, text = search_one(root, standin_settings, standin_embedder, "Which otters hold council meetings?")
     flat = " ".join(page_text(pages, text, 1).split())  # two columns: each read whole, never interleaved
     assert "The otters of Lake Brienz hold their council meetings at dawn." in flat
     assert "Copper kettles in Graz whistle in the key of F sharp." in flat
 
 
-def test_html_main_text_without_boilerplate_and_with_heading_paths(mixed, settings, embedder) -> None:
+def test_html_main_text_without_boilerplate_and_with_heading_paths(mixed, standin_settings, standin_embedder) -> None:
     root, _ = mixed
-    hit, _, text = search_one(root, settings, embedder, "How do I install the frobnicator on Linux?")
+    hit, _, text = search_one(root, standin_settings, standin_embedder, "How do I install the frobnicator on Linux?")
     assert hit.citation.source.endswith("guide.html") and hit.citation.section == "Frobnicator > Install > Linux"
     assert text[hit.citation.start : hit.citation.end] == hit.text and "reboot twice" in hit.text
     for boilerplate in ("About us", "Pricing", "tracking", "Copyright", "color:red"):
         assert boilerplate not in text
-    with Searcher(open_index(root / "idx", settings), embedder, settings) as searcher:
+    with Searcher(open_index(root / "idx", standin_settings), standin_embedder, standin_settings) as searcher:
         info = searcher.index.store.document(hit.citation.doc_id)
     assert info.title == "Frobnicator guide" and info.encoding == "extracted from html"
 
 
-def test_docx_paragraphs_headings_and_tables(mixed, settings, embedder) -> None:
+def test_docx_paragraphs_headings_and_tables(mixed, standin_settings, standin_embedder) -> None:
     root, _ = mixed
-    hit, _, text = search_one(root, settings, embedder, "How much is reimbursed for meals per day?")
+    hit, _, text = search_one(root, standin_settings, standin_embedder, "How much is reimbursed for meals per day?")
     assert hit.citation.source.endswith("handbook.docx") and hit.citation.section == "Handbook > Expenses"
     assert text[hit.citation.start : hit.citation.end] == hit.text and "42 euros" in hit.text
-    hit, _, text = search_one(root, settings, embedder, "What is the limit for a hotel night?")
+    hit, _, text = search_one(root, standin_settings, standin_embedder, "What is the limit for a hotel night?")
     assert "Hotel night | 130 euros" in hit.text and hit.citation.section == "Handbook > Expenses"
 
 
-def test_markdown_sections_and_tables_are_never_cut_in_half(mixed, settings, embedder) -> None:
+def test_markdown_sections_and_tables_are_never_cut_in_half(mixed, standin_settings, standin_embedder) -> None:
     root, _ = mixed
-    hit, _, _ = search_one(root, settings, embedder, "Which package is used on Fedora?")
+    hit, _, _ = search_one(root, standin_settings, standin_embedder, "Which package is used on Fedora?")
     assert hit.citation.section == "Field notes > Install > Linux"
     assert "| OS | Package |\n|---|---|\n| Debian | frob.deb |\n| Fedora | frob.rpm |" in hit.text  # whole table
     assert Path(hit.citation.source).read_text()[hit.citation.start : hit.citation.end] == hit.text
 
-    with Searcher(open_index(root / "idx", settings), embedder, settings) as searcher:
+    with Searcher(open_index(root / "idx", standin_settings), standin_embedder, standin_settings) as searcher:
         doc_id = hit.citation.doc_id
         rows = searcher.index.store.db.execute(
             "SELECT text, context, section FROM chunks WHERE doc_id = ? AND text LIKE '%station-%' ORDER BY ordinal",
@@ -214,33 +211,58 @@ def test_markdown_sections_and_tables_are_never_cut_in_half(mixed, settings, emb
     for chunk_text, context, _ in rows[1:]:
         assert context.endswith("| Station | Height | Sensor |\n|---|---|---|")  # header repeated for embedding
         assert "Station | Height" not in chunk_text  # but not in the cited text
-    found = search_one(root, settings, embedder, "How high is station-47?")[0]
+    found = search_one(root, standin_settings, standin_embedder, "How high is station-47?")[0]
     assert "| station-47 | 329 m |" in found.text
     assert Path(found.citation.source).read_text()[found.citation.start : found.citation.end] == found.text
 
 
-def test_the_cli_and_the_documents_endpoint_return_the_same_pdf_span(mixed, settings, embedder) -> None:
+@pytest.mark.slow  # a rag subprocess that loads a model
+def test_the_cli_and_the_documents_endpoint_return_the_same_pdf_span(
+    mixed, standin_settings, standin_embedder, standin_env
+) -> None:
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
     root, _ = mixed
     question = "How many bridges does Vennholm have?"
-    env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")}
-    cli = subprocess.run(
-        [sys.executable, "-m", "rag", "search", question, "-k", "1", "--index", "idx", "--json"],
-        cwd=root, env=env, capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    cli = run_rag("search", question, "-k", "1", "--index", "idx", "--json", cwd=root, env=standin_env)
     assert cli.returncode == 0, cli.stderr
     (result,) = json.loads(cli.stdout)["results"]
     cite = result["citation"]
     assert cite["page"] == 2 and cite["page_label"] == "ii"
-    server = RunningServer(root / "idx", cwd=root)
-    try:
+    served = standin_settings.model_copy(update={"reload_interval": 0})
+    searcher = Searcher(open_index(root / "idx", served), standin_embedder, served)
+    with searcher, TestClient(create_app(served, searcher=searcher)) as client:
         params = {"start": cite["start"], "end": cite["end"], "page": cite["page"]}
-        span = httpx.get(f"{server.base_url}/documents/{cite['doc_id']}", params=params).json()["span"]
-        unpaged = httpx.get(f"{server.base_url}/documents/{cite['doc_id']}", params={"start": 0, "end": 1})
-    finally:
-        server.stop()
+        span = client.get(f"/documents/{cite['doc_id']}", params=params).json()["span"]
+        unpaged = client.get(f"/documents/{cite['doc_id']}", params={"start": 0, "end": 1})
     assert span["text"] == result["text"]
     assert (span["line_start"], span["line_end"]) == (cite["line_start"], cite["line_end"])
     assert unpaged.status_code == 422 and "page=" in unpaged.json()["detail"]
+
+
+def test_the_documents_endpoint_serves_a_pdf_span_from_its_page(mixed, standin_settings, standin_embedder) -> None:
+    """In-process: the span a PDF citation names is served from the cited page's text; offsets without a page,
+    and a page with no text, are refused."""
+    from fastapi.testclient import TestClient
+
+    from api.app import create_app
+
+    root, _ = mixed
+    hit, pages, text = search_one(root, standin_settings, standin_embedder, "How many bridges does Vennholm have?")
+    cite = hit.citation
+    served = standin_settings.model_copy(update={"reload_interval": 0})
+    searcher = Searcher(open_index(root / "idx", served), standin_embedder, served)
+    with searcher, TestClient(create_app(served, searcher=searcher)) as client:
+        url = f"/documents/{cite.doc_id}"
+        span = client.get(url, params={"start": cite.start, "end": cite.end, "page": cite.page}).json()["span"]
+        unpaged = client.get(url, params={"start": 0, "end": 1})
+        scanned = client.get(url, params={"start": 0, "end": 1, "page": 3})
+    assert cite.page == 2 and span["text"] == hit.text == page_text(pages, text, 2)[cite.start : cite.end]
+    assert (span["line_start"], span["line_end"]) == (cite.line_start, cite.line_end)
+    assert unpaged.status_code == 422 and "page=" in unpaged.json()["detail"]
+    assert scanned.status_code == 404 and "indexed pages: 1, 2, 4" in scanned.json()["detail"]
 
 
 def test_loading_reports_a_pdf_page_without_text_but_keeps_the_others(tmp_path: Path) -> None:

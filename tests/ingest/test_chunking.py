@@ -1,4 +1,5 @@
-"""Chunking with the real model tokenizer: exact spans, token limits, sentence boundaries, overlap."""
+"""Chunking with the real model's tokenizer (the stand-in model shares it, and its 256-token limit): exact spans,
+token limits, sentence boundaries, overlap."""
 
 from __future__ import annotations
 
@@ -13,8 +14,6 @@ from rag.ingest.chunking import Chunker
 from rag.ingest.loading import load_corpus
 from rag.types import Document
 
-pytestmark = pytest.mark.model
-
 
 def make_doc(text: str, *, title: str | None = None, body_start: int = 0) -> Document:
     return Document(
@@ -23,8 +22,8 @@ def make_doc(text: str, *, title: str | None = None, body_start: int = 0) -> Doc
 
 
 @pytest.fixture(scope="module")
-def tokenizer(embedder):
-    return embedder.tokenizer
+def tokenizer(standin_embedder):
+    return standin_embedder.tokenizer
 
 
 def full_length(tokenizer, text: str) -> int:
@@ -46,7 +45,10 @@ def random_text(seed: int, sentences: int = 60) -> str:
 
 @pytest.mark.parametrize("seed", range(5))
 @pytest.mark.parametrize(("size", "overlap"), [(32, 8), (128, 32), (254, 0)])
-def test_spans_are_exact_and_within_the_model_limit(embedder, tokenizer, seed: int, size: int, overlap: int) -> None:
+def test_spans_are_exact_and_within_the_model_limit(
+    standin_embedder, tokenizer, seed: int, size: int, overlap: int
+) -> None:
+    embedder = standin_embedder
     text = random_text(seed)
     chunker = Chunker(tokenizer, chunk_tokens=size, overlap_tokens=overlap, max_tokens=embedder.max_content_tokens)
     chunks = chunker.chunk(make_doc(text))
@@ -116,7 +118,8 @@ def test_non_english_text_is_chunked(tokenizer) -> None:
     assert all(text[c.start : c.end] == c.text for c in chunks)
 
 
-def test_seed_corpus_chunks(embedder, settings) -> None:
+def test_seed_corpus_chunks(standin_embedder, standin_settings) -> None:
+    embedder, settings = standin_embedder, standin_settings
     chunker = Chunker(
         embedder.tokenizer,
         chunk_tokens=settings.chunk_tokens,
@@ -177,3 +180,16 @@ def test_cut_points_match_the_plain_rule(seed: int) -> None:
                 not marks or sentence[: offsets[i - 1][1]].rstrip(_CLOSERS)[-1:] in marks
             )
             assert _cuttable(sentence, offsets, i, marks) == plain, (marks, i)
+
+
+def test_the_standin_model_counts_tokens_as_the_real_model_does(standin_embedder) -> None:
+    """The fast tests chunk with the stand-in model's tokenizer: it must be the real model's, with the same limit."""
+    from transformers import AutoTokenizer
+
+    from rag.embedding import resolve_model_path
+    from rag.settings import DEFAULT_MODEL
+
+    real = AutoTokenizer.from_pretrained(resolve_model_path(DEFAULT_MODEL))
+    texts = [random_text(seed, sentences=20) for seed in range(3)] + ["这是第一句话。Ünïcode naïve café, 12.5%!"]
+    assert standin_embedder.tokenizer(texts)["input_ids"] == real(texts)["input_ids"]
+    assert (standin_embedder.max_seq_length, standin_embedder.max_content_tokens) == (256, 254)

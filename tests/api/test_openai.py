@@ -8,7 +8,7 @@ from openai import OpenAI
 
 from rag.batch import read_questions
 
-pytestmark = [pytest.mark.model, pytest.mark.server]
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.server]
 
 (DEV_QUESTION,) = [q for q in read_questions(DEV_QUESTIONS) if q.id == "d08"]
 QUESTION = DEV_QUESTION.question

@@ -12,7 +12,7 @@ from conftest import DEV_QUESTIONS, RunningServer
 
 from rag.batch import read_questions
 
-pytestmark = [pytest.mark.model, pytest.mark.server, pytest.mark.browser]
+pytestmark = [pytest.mark.slow, pytest.mark.model, pytest.mark.server, pytest.mark.browser]
 
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 CHROMEDRIVER = shutil.which("chromedriver") or "/usr/bin/chromedriver"

@@ -1,0 +1,31 @@
+"""``rag serve``: the service's command, which the ``rag`` CLI loads through the ``rag.commands`` entry point (so
+the library never imports the service)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import click
+
+from rag.cli import fail_cleanly, index_option
+from rag.settings import Settings
+
+
+@click.command("serve")
+@index_option
+@click.option("--host", default=None, help="Address to listen on (default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (default 8000).")
+@click.pass_obj
+@fail_cleanly
+def serve_command(settings: Settings, index_dir: Path | None, host: str | None, port: int | None) -> None:
+    """Serve the HTTP API, the OpenAI-compatible chat endpoint and the search page."""
+    import uvicorn
+
+    from api.app import create_app
+    from rag.search.searcher import Searcher
+
+    searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
+    app = create_app(settings, searcher=searcher)
+    host, port = host or settings.host, port or settings.port
+    click.echo(f"Serving {searcher.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
+    uvicorn.run(app, host=host, port=port, log_level="warning")
