@@ -32,6 +32,7 @@ from rag.errors import (
     NoDocumentsError,
     RagError,
 )
+from rag.ingest.reading import shorten
 
 logger = logging.getLogger(__name__)
 
@@ -71,10 +72,7 @@ def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
 
 def excerpt(text: object, limit: int = MAX_DETAIL_CHARS) -> str:
     """``text`` as valid Unicode (a lone surrogate becomes U+FFFD) of at most ``limit`` characters."""
-    value = str(text)
-    if len(value) > limit:
-        value = value[: limit - 1] + "…"
-    return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+    return shorten(str(text), limit).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
 def error_response(

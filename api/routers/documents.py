@@ -18,7 +18,7 @@ from api.errors import documented, excerpt
 from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut
 from rag.errors import DocumentNotFoundError
 from rag.index.store import DocumentInfo
-from rag.search.citation import display_source
+from rag.search.citation import display_source, span_in
 
 router = APIRouter(tags=["documents"])
 
@@ -60,10 +60,8 @@ def get_document(
         raise DocumentNotFoundError(f"no indexed document with id {excerpt(doc_id, 80)!r}; see GET /documents")
     if (start is None) != (end is None):
         raise HTTPException(status_code=422, detail="give both start and end, or neither")
-    span = None
-    if start is not None and end is not None:
-        span = searcher.cited_span(doc_id, start, end, page)
-    text = searcher.document_text(doc_id, page)
+    text = searcher.document_text(doc_id, page, for_span=start is not None)
+    span = span_in(text, start, end) if start is not None and end is not None else None
     detail = DocumentDetailOut(**document_out(info, searcher.display_root).model_dump(), span=span)
     if _wants_html(request):
         return HTMLResponse(_render_document(detail, text))

@@ -146,7 +146,7 @@ def load_extracted(path: Path, data: bytes, limits: LoadLimits | None = None) ->
         tables=tuple(builder.tables),
     )
     if builder.full:
-        yield SkippedFile(source, limits.cut_reason(0))
+        yield SkippedFile(source, limits.cut_reason())
 
 
 class _Unreadable(Exception):

@@ -2,11 +2,8 @@
 
 Text is decoded exactly once, with the encoding recorded on the document, and never rewritten: every offset
 computed later (chunks, citations) indexes into ``Document.text`` as decoded here, with no newline translation.
-Files that cannot be read as text are reported as ``SkippedFile`` and never abort a run.
-
-Only regular files inside the indexed folder are read: a symbolic link whose target lies outside it is never
-followed, FIFOs, sockets and devices are refused before they are opened (so nothing can block a run), and size
-limits (``LoadLimits``) bound what one file may cost.
+Files that cannot be read as text are reported as ``SkippedFile`` and never abort a run; what may be read at all
+is ``rag.ingest.reading``'s call.
 """
 
 from __future__ import annotations
@@ -198,10 +195,15 @@ def load_jsonl_corpus(path: Path, limits: LoadLimits | None = None) -> Iterable[
                 continue
             if not raw.strip():
                 continue
-            yield _jsonl_document(path, where, raw, limits)
+            item = _jsonl_document(path, where, raw)
+            if isinstance(item, Document) and len(item.text) > limits.max_extracted_chars:
+                yield replace(item, text=item.text[: limits.max_extracted_chars])
+                yield SkippedFile(item.source, limits.cut_reason(len(item.text)))
+            else:
+                yield item
 
 
-def _jsonl_document(path: Path, where: str, raw: bytes, limits: LoadLimits) -> Document | SkippedFile:
+def _jsonl_document(path: Path, where: str, raw: bytes) -> Document | SkippedFile:
     try:
         record = json.loads(raw.decode("utf-8"))
     except UnicodeDecodeError as exc:
@@ -223,7 +225,7 @@ def _jsonl_document(path: Path, where: str, raw: bytes, limits: LoadLimits) -> D
     return Document(
         doc_id=doc_id,
         source=source,
-        text=text[: limits.max_extracted_chars],
+        text=text,
         encoding="utf-8",
         sha256=sha256,
         title=title if isinstance(title, str) else None,

@@ -41,13 +41,12 @@ class LoadLimits:
             max_compression_ratio=settings.max_compression_ratio,
         )
 
-    def cut_reason(self, total_chars: int) -> str:
-        """The report line for a text cut at ``max_extracted_chars``."""
-        return (
-            f"text cut at {self.max_extracted_chars:,} characters (RAG_MAX_EXTRACTED_CHARS); the rest"
-            + (f", {total_chars - self.max_extracted_chars:,} characters," if total_chars > 0 else "")
-            + " was not indexed"
-        )
+    def cut_reason(self, total_chars: int | None = None) -> str:
+        """The report line for a text cut at ``max_extracted_chars``; ``total_chars`` when the whole text is
+        known (extractors stop reading at the limit, so they cannot say how much was left)."""
+        rest = "" if total_chars is None else f", {total_chars - self.max_extracted_chars:,} characters,"
+        cut = f"text cut at {self.max_extracted_chars:,} characters (RAG_MAX_EXTRACTED_CHARS)"
+        return f"{cut}; the rest{rest} was not indexed"
 
 
 def file_doc_id(path: Path) -> str:

@@ -8,6 +8,7 @@ import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from rag.errors import InvalidQueryError
 from rag.index.store import StoredChunk
 from rag.types import Citation, Hit, Span
 
@@ -55,6 +56,9 @@ class CitedSpan:
     text: str
 
 
-def cited_span(text: str, start: int, end: int) -> CitedSpan:
-    """``text[start:end]`` with the lines it covers, counted the way citations count them."""
+def span_in(text: str, start: int, end: int) -> CitedSpan:
+    """``text[start:end]`` with the lines it covers, counted the way citations count them; a span outside the
+    text is an ``InvalidQueryError``."""
+    if not 0 <= start <= end <= len(text):
+        raise InvalidQueryError(f"span {start}:{end} is outside the document (0 <= start <= end <= {len(text)})")
     return CitedSpan(start, end, text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1, text[start:end])

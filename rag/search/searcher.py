@@ -18,7 +18,7 @@ from rag.errors import DocumentNotFoundError, InvalidQueryError
 from rag.index.manifest import Manifest
 from rag.index.reader import Index, open_index
 from rag.index.store import DocumentInfo, StoredChunk
-from rag.search.citation import CitedSpan, cited_span, to_hit
+from rag.search.citation import to_hit
 from rag.search.fusion import Ranking
 from rag.search.highlight import best_sentence
 from rag.search.rerank import Reranker
@@ -84,10 +84,6 @@ class Searcher:
         """Citations name sources relative to this folder when they lie under it (default: the working directory
         when the searcher was made, fixed from then on), else by their absolute path."""
         self.retriever = Retriever(index, embedder, settings, reranker, display_root=self.display_root)
-        self.index = index
-        self.embedder = embedder
-        self.settings = settings
-        self.reranker = reranker
 
     @classmethod
     def open(cls, settings: Settings, index_dir: Path | None = None) -> Searcher:
@@ -96,6 +92,22 @@ class Searcher:
         embedder = Embedder.from_settings(settings)
         reranker = Reranker(settings.reranker, device=settings.device) if settings.reranker else None
         return cls(index, embedder, settings, reranker)
+
+    @property
+    def index(self) -> Index:
+        return self.retriever.index
+
+    @property
+    def embedder(self) -> Embedder:
+        return self.retriever.embedder
+
+    @property
+    def settings(self) -> Settings:
+        return self.retriever.settings
+
+    @property
+    def reranker(self) -> Reranker | None:
+        return self.retriever.reranker
 
     def __enter__(self) -> Searcher:
         return self
@@ -175,31 +187,24 @@ class Searcher:
         """One document's metadata, or None when no document has that id."""
         return self.index.store.document(doc_id)
 
-    def document_text(self, doc_id: str, page: int | None = None) -> str:
+    def document_text(self, doc_id: str, page: int | None = None, *, for_span: bool = False) -> str:
         """The text a document's citations index into: all of it, or for a PDF the text of ``page``.
 
-        Raises ``DocumentNotFoundError`` for an unknown id or page, and ``InvalidQueryError`` when a PDF is asked
-        for without a page (its citations count within pages)."""
-        if self.index.store.document(doc_id) is None:
+        Raises ``DocumentNotFoundError`` for an unknown id or page, and, ``for_span``, ``InvalidQueryError`` when a
+        PDF is asked for without a page (its citations count within pages)."""
+        text = self.index.store.document_text(doc_id)
+        if text is None:
             raise DocumentNotFoundError(f"no indexed document with id {doc_id!r}; see GET /documents")
-        text = self.index.store.document_text(doc_id) or ""
         pages = self.index.store.document_pages(doc_id)
         if page is None:
+            if for_span and pages:
+                raise InvalidQueryError("this PDF is cited per page: give page= with start and end")
             return text
         found = next((p for p in pages if p[2] == page), None)
         if found is None:
             numbers = ", ".join(str(p[2]) for p in pages) or "none: this document has no pages"
             raise DocumentNotFoundError(f"no indexed page {page} (indexed pages: {numbers})")
         return text[found[0] : found[1]]
-
-    def cited_span(self, doc_id: str, start: int, end: int, page: int | None = None) -> CitedSpan:
-        """The span ``start:end`` of a document's cited text (of ``page`` for a PDF), with its lines."""
-        if page is None and self.index.store.document_pages(doc_id):
-            raise InvalidQueryError("this PDF is cited per page: give page= with start and end")
-        text = self.document_text(doc_id, page)
-        if not 0 <= start <= end <= len(text):
-            raise InvalidQueryError(f"span {start}:{end} is outside the document (0 <= start <= end <= {len(text)})")
-        return cited_span(text, start, end)
 
 
 def _without_overlaps(ranking: Ranking, stored: dict[int, StoredChunk], k: int) -> list[tuple[int, float]]:

@@ -122,3 +122,18 @@ def test_duplicate_ids_and_missing_paths_are_reported(tmp_path: Path) -> None:
     reasons = [s.reason for s in corpus.skipped]
     assert any("duplicate document id" in r for r in reasons)
     assert any("no such file" in r for r in reasons)
+
+
+def test_a_jsonl_document_past_the_character_limit_is_cut_and_reported(tmp_path: Path) -> None:
+    from rag.ingest.reading import LoadLimits
+
+    corpus = tmp_path / "corpus.jsonl"
+    corpus.write_text(json.dumps({"_id": "long", "text": "x" * 150}) + "\n", encoding="utf-8")
+    loaded = load_corpus([corpus], LoadLimits(max_extracted_chars=100))
+    assert [len(d.text) for d in loaded.documents] == [100]
+    assert [(s.source, s.reason) for s in loaded.skipped] == [
+        (
+            f"{corpus}#long",
+            "text cut at 100 characters (RAG_MAX_EXTRACTED_CHARS); the rest, 50 characters, was not indexed",
+        )
+    ]
