@@ -9,11 +9,13 @@ from __future__ import annotations
 
 from dataclasses import asdict, dataclass
 from datetime import date
+from functools import cached_property
 from typing import Any, Literal, get_args
 
 import numpy as np
 
 from rag.errors import InvalidQueryError
+from rag.textforms import searchable_with_offsets
 
 Mode = Literal["dense", "bm25", "hybrid"]
 """How passages are retrieved: dense vectors, BM25, or both fused."""
@@ -93,6 +95,16 @@ class SkippedFile:
 
 
 @dataclass(frozen=True)
+class UnchangedFile:
+    """A file whose bytes hash as the version the index holds: recognised before it is decoded or extracted, so a
+    sync that changes nothing reads each file once and extracts none."""
+
+    doc_id: str
+    source: str
+    sha256: str
+
+
+@dataclass(frozen=True)
 class Chunk:
     """A passage of one document: its exact character span, its 1-based lines and its size in model tokens."""
 
@@ -111,15 +123,22 @@ class Chunk:
     page: Page | None = None
     """The PDF page the passage lies on (passages never cross pages)."""
 
+    @cached_property
+    def _searchable(self) -> tuple[str, list[int]]:
+        return searchable_with_offsets(self.text)
+
     @property
     def embed_text(self) -> str:
-        """What the embedding model sees: the context line, then the passage."""
-        return f"{self.context}\n{self.text}" if self.context else self.text
+        """What the embedding model sees: the context line, then the passage, in its searchable form (ligatures,
+        compatibility forms and invisible characters folded; see ``rag.textforms``)."""
+        text = self._searchable[0]
+        return f"{self.context}\n{text}" if self.context else text
 
     def embed_span(self, start: int, end: int) -> tuple[int, int]:
         """A span of the source (inside this chunk) in the coordinates of ``embed_text``."""
-        shift = len(self.context) + 1 - self.start if self.context else -self.start
-        return start + shift, end + shift
+        offsets = self._searchable[1]
+        shift = len(self.context) + 1 if self.context else 0
+        return offsets[start - self.start] + shift, offsets[end - self.start] + shift
 
 
 @dataclass(frozen=True)

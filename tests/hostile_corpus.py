@@ -61,7 +61,7 @@ def bad_name(folder: Path) -> Expected:
 def deep_html(folder: Path, depth: int) -> Expected:
     """A page nested ``depth`` levels deep, with one sentence at the bottom: indexed up to the parser's depth limit
     (beyond Python's recursion limit), refused with a reason past it."""
-    from rag.ingest.formats import MAX_HTML_DEPTH
+    from rag.ingest.formats.html import MAX_HTML_DEPTH
 
     body = "<div>" * depth + "The well at the bottom is dry." + "</div>" * depth
     name = f"deep{depth}.html"

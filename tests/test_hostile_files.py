@@ -197,7 +197,7 @@ def test_an_unexpected_error_in_one_file_is_reported_and_the_rest_loaded(
     def explode(*args, **kwargs):
         raise RuntimeError("the parser fell over")
 
-    monkeypatch.setattr("rag.ingest.formats._extract_html", explode)
+    monkeypatch.setattr("rag.ingest.formats.extracted.extract_html", explode)
     assert reasons(corpus)["report.html"] == "could not be read (RuntimeError: the parser fell over)"
     assert loaded_sources(corpus) == {"notes/harbour.txt", "notes/orchard.md"}
 

@@ -16,6 +16,7 @@ import shutil
 import sqlite3
 import time
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -139,9 +140,12 @@ class BuildPlan:
         return not self.fresh and not self.gone
 
 
-def plan_build(loaded: list[Document], skipped: list[SkippedFile], known: dict[str, str]) -> BuildPlan:
-    """Compare what was loaded with what the index holds (``known``: document id -> content hash)."""
-    current = {d.doc_id for d in loaded}
+def plan_build(
+    loaded: list[Document], skipped: list[SkippedFile], known: dict[str, str], unchanged: Sequence[str] = ()
+) -> BuildPlan:
+    """Compare what was loaded with what the index holds (``known``: document id -> content hash); ``unchanged``
+    are the ids of files recognised by their hash before loading."""
+    current = {d.doc_id for d in loaded} | set(unchanged)
     unreadable = {s.doc_id for s in skipped if s.doc_id is not None} & set(known)
     fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
     return BuildPlan(
@@ -149,7 +153,7 @@ def plan_build(loaded: list[Document], skipped: list[SkippedFile], known: dict[s
         changed=[d.doc_id for d in fresh if d.doc_id in known],
         gone=[doc_id for doc_id in known if doc_id not in current and doc_id not in unreadable],
         kept=sorted(doc_id for doc_id in unreadable if doc_id not in current),
-        unchanged=len(loaded) - len(fresh),
+        unchanged=len(loaded) - len(fresh) + len(unchanged),
         skipped=skipped,
     )
 
@@ -170,10 +174,11 @@ def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: 
     """Plan, then (when anything changed) chunk and embed, then write the new build beside the old one."""
     index_dir, settings = target.index_dir, target.settings
     _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
-    corpus = load_corpus(target.paths, LoadLimits.from_settings(settings))
     previous = None if full else _reusable_index(index_dir, settings)
     try:
-        plan = plan_build(corpus.documents, list(corpus.skipped), previous.store.document_hashes() if previous else {})
+        known = previous.store.document_hashes() if previous else {}
+        corpus = load_corpus(target.paths, LoadLimits.from_settings(settings), known)
+        plan = plan_build(corpus.documents, list(corpus.skipped), known, [u.doc_id for u in corpus.unchanged])
         if previous is not None and plan.nothing_to_do:
             logger.info("index in %s is up to date", index_dir)
             counts = previous.manifest.counts
@@ -181,7 +186,7 @@ def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: 
                 index_dir, counts["documents"], counts["chunks"], plan.skipped, time.perf_counter() - target.started,
                 previous.manifest, unchanged=plan.unchanged, kept=plan.kept, rebuilt=False, changed=False,
             )  # fmt: skip
-        if not corpus.documents and not plan.kept:
+        if not corpus.documents and not corpus.unchanged and not plan.kept:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in plan.skipped[:5]) or "no indexable files found"
             raise NoDocumentsError(f"nothing to index in {', '.join(map(str, target.paths))} ({reasons})")
         embedder = embedder or Embedder.from_settings(settings)

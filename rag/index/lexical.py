@@ -17,6 +17,8 @@ import numpy as np
 import Stemmer
 from bm25s import stopwords as bm25s_stopwords
 
+from rag.textforms import searchable
+
 logger = logging.getLogger(__name__)
 logging.getLogger("bm25s").setLevel(logging.NOTSET)  # bm25s pins itself to DEBUG; let the application decide
 
@@ -43,7 +45,8 @@ STOPWORDS = {
 
 
 class LexicalTokenizer:
-    """Lower-cased words, stemmed and without stop words for ``language``; CJK runs as character bigrams."""
+    """Lower-cased words of the searchable form (``rag.textforms``: "ﬁle" is "file"), stemmed and without stop words
+    for ``language``; CJK runs as character bigrams."""
 
     def __init__(self, language: str = "en", *, stem: bool = True, stopwords: bool = True) -> None:
         self.language = language
@@ -53,7 +56,7 @@ class LexicalTokenizer:
 
     def __call__(self, text: str) -> list[str]:
         tokens: list[str] = []
-        for match in _TOKEN.finditer(text.lower()):
+        for match in _TOKEN.finditer(searchable(text).lower()):
             word = match.group()
             if _IS_CJK.match(word):
                 tokens.extend([word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)])

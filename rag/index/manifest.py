@@ -16,8 +16,9 @@ from rag.index.lexical import LexicalTokenizer
 from rag.ingest.reading import shorten
 from rag.settings import Settings
 
-FORMAT_VERSION = 3
-"""2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown)."""
+FORMAT_VERSION = 4
+"""2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown); 4: text
+extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings."""
 
 
 MANIFEST_NAME = "manifest.json"

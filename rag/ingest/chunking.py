@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import itertools
 import logging
-from bisect import bisect_right
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sentencex import get_sentence_boundaries
 
+from rag.textforms import line_breaks, line_number, searchable
 from rag.types import Chunk, Document, Page, Table
 
 logger = logging.getLogger(__name__)
@@ -126,15 +126,15 @@ class Chunker:
         return [self._chunk_document(doc) for doc in documents]
 
     def count_tokens(self, texts: Sequence[str]) -> list[int]:
-        """Number of model tokens of each text, without special tokens."""
+        """Number of model tokens of each text as it is embedded (its searchable form), without special tokens."""
         if not texts:
             return []
-        encoded = self.tokenizer(list(texts), add_special_tokens=False, verbose=False)
+        encoded = self.tokenizer([searchable(t) for t in texts], add_special_tokens=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
     def _chunk_document(self, doc: Document) -> list[Chunk]:
         title = self._context_for(doc)
-        newlines = [i for i, ch in enumerate(doc.text) if ch == "\n"]
+        breaks = line_breaks(doc.text)
         chunks: list[Chunk] = []
         for region in _regions(doc):
             context = "\n".join(x for x in (title, region.section) if x) or None
@@ -155,8 +155,8 @@ class Chunker:
                         start=start,
                         end=end,
                         text=doc.text[start:end],
-                        line_start=bisect_right(newlines, start - 1) + 1,
-                        line_end=bisect_right(newlines, end - 1) + 1,
+                        line_start=line_number(breaks, start),
+                        line_end=line_number(breaks, end),
                         n_tokens=n_tokens,
                         context=piece_context,
                         section=region.section,

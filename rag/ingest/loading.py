@@ -12,12 +12,13 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.ingest.decoding import UndecodableFileError, decode_bytes, parse_date_header
-from rag.ingest.formats import load_extracted, markdown_structure
+from rag.ingest.formats.extracted import load_extracted
+from rag.ingest.formats.markdown import markdown_structure
 from rag.ingest.reading import (
     LoadLimits,
     display_path,
@@ -27,11 +28,16 @@ from rag.ingest.reading import (
     read_regular_file,
     shorten,
 )
-from rag.types import Document, SkippedFile
+from rag.types import Document, SkippedFile, UnchangedFile
+
+Loaded = Document | SkippedFile | UnchangedFile
+"""What loading yields for a file: its document, a report of why not, or word that the index has it already."""
 
 logger = logging.getLogger(__name__)
 
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown"})
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".xml"})
+"""Read as decoded text and cited in it; ``.xml`` (RSS feeds, DocBook) as text with its markup, in the encoding its
+declaration names."""
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
 EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
 INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
@@ -44,19 +50,30 @@ class LoadedCorpus:
 
     documents: list[Document] = field(default_factory=list)
     skipped: list[SkippedFile] = field(default_factory=list)
+    unchanged: list[UnchangedFile] = field(default_factory=list)
+    """Files the index already holds as they are (only with ``known`` hashes): not decoded, not extracted."""
 
 
-def load_corpus(paths: Sequence[Path | str], limits: LoadLimits | None = None) -> LoadedCorpus:
+def load_corpus(
+    paths: Sequence[Path | str], limits: LoadLimits | None = None, known: Mapping[str, str] | None = None
+) -> LoadedCorpus:
     """Load every document under ``paths`` (folders, files or BEIR ``.jsonl`` corpora), within ``limits``.
 
-    Document ids must be unique across all paths; a later duplicate is skipped and reported.
+    A file whose document id and content hash are in ``known`` (an index's document id -> sha256) is only
+    hashed, not decoded or extracted, and listed as unchanged. Document ids must be unique across all paths; a
+    later duplicate is skipped and reported.
     """
     limits = limits or LoadLimits()
     documents: list[Document] = []
     skipped: list[SkippedFile] = []
+    unchanged: list[UnchangedFile] = []
     seen: dict[str, str] = {}
-    for item in _iter_loaded(paths, limits):
-        if isinstance(item, SkippedFile):
+    for item in _iter_loaded(paths, limits, known or {}):
+        if isinstance(item, UnchangedFile):
+            if item.doc_id not in seen:
+                seen[item.doc_id] = item.source
+                unchanged.append(item)
+        elif isinstance(item, SkippedFile):
             logger.info("skipped %s: %s", item.source, item.reason)
             skipped.append(item)
         elif item.doc_id in seen:
@@ -66,16 +83,16 @@ def load_corpus(paths: Sequence[Path | str], limits: LoadLimits | None = None) -
         else:
             seen[item.doc_id] = item.source
             documents.append(item)
-    return LoadedCorpus(documents=documents, skipped=skipped)
+    return LoadedCorpus(documents=documents, skipped=skipped, unchanged=unchanged)
 
 
-def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits) -> Iterator[Document | SkippedFile]:
+def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping[str, str]) -> Iterator[Loaded]:
     for raw in paths:
         named = Path(os.path.abspath(Path(raw).expanduser()))
         if named.is_dir():
             root = named.resolve()  # a folder named on the command line is the user's choice, link or not
             for file in _iter_folder(root):
-                yield from (file,) if isinstance(file, SkippedFile) else _load_guarded(file, root, limits)
+                yield from (file,) if isinstance(file, SkippedFile) else _load_guarded(file, root, limits, known)
             continue
         path = named.parent.resolve() / named.name  # a file named directly is checked against its own folder
         if not os.path.lexists(path):
@@ -83,7 +100,7 @@ def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits) -> Iterator[Do
         elif path.suffix.lower() == ".jsonl":
             yield from load_jsonl_corpus(path, limits)
         elif path.suffix.lower() in INDEXED_SUFFIXES:
-            yield from _load_guarded(path, path.parent, limits)
+            yield from _load_guarded(path, path.parent, limits, known)
         else:
             supported = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
             yield SkippedFile(display_path(path), f"unsupported file type {path.suffix!r}; supported: {supported}")
@@ -111,10 +128,10 @@ def _iter_folder(root: Path) -> Iterator[Path | SkippedFile]:
     yield from unreadable_folders()
 
 
-def _load_guarded(path: Path, root: Path, limits: LoadLimits) -> list[Document | SkippedFile]:
+def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str, str]) -> list[Loaded]:
     """``load_file``, with any failure of this one file turned into a report: one file never ends a run."""
     try:
-        return list(load_file(path, root, limits))
+        return list(load_file(path, root, limits, known))
     except Exception as exc:  # a bug or a parser's surprise on one file must not take the index down
         logger.warning("skipped %s after an unexpected error", display_path(path), exc_info=True)
         reason = f"could not be read ({type(exc).__name__}: {shorten(str(exc))})"
@@ -122,16 +139,22 @@ def _load_guarded(path: Path, root: Path, limits: LoadLimits) -> list[Document |
 
 
 def load_file(
-    path: Path, root: Path | None = None, limits: LoadLimits | None = None
-) -> Iterator[Document | SkippedFile]:
+    path: Path, root: Path | None = None, limits: LoadLimits | None = None, known: Mapping[str, str] | None = None
+) -> Iterator[Loaded]:
     """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.ingest.formats``); a
     PDF may also report pages that had no text, and any file a cut at ``limits.max_extracted_chars``. Only a
-    regular file inside ``root`` (default: its own folder) is read."""
+    regular file inside ``root`` (default: its own folder) is read; one whose hash ``known`` holds for its id is
+    ``UnchangedFile``, unread beyond its bytes."""
     limits = limits or LoadLimits()
     data = read_regular_file(path, root or path.parent, limits)
     if isinstance(data, SkippedFile):
         yield data
         return
+    if known:
+        doc_id, sha256 = file_doc_id(path), hashlib.sha256(data).hexdigest()
+        if known.get(doc_id) == sha256:
+            yield UnchangedFile(doc_id, display_path(path), sha256)
+            return
     suffix = path.suffix.lower()
     if suffix in EXTRACTED_SUFFIXES:
         yield from load_extracted(path, data, limits)

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from rag.errors import InvalidQueryError
 from rag.index.store import StoredChunk
+from rag.textforms import line_breaks, line_number
 from rag.types import Citation, Hit, Span
 
 
@@ -61,4 +62,5 @@ def span_in(text: str, start: int, end: int) -> CitedSpan:
     text is an ``InvalidQueryError``."""
     if not 0 <= start <= end <= len(text):
         raise InvalidQueryError(f"span {start}:{end} is outside the document (0 <= start <= end <= {len(text)})")
-    return CitedSpan(start, end, text.count("\n", 0, start) + 1, text.count("\n", 0, end) + 1, text[start:end])
+    breaks = line_breaks(text)
+    return CitedSpan(start, end, line_number(breaks, start), line_number(breaks, end), text[start:end])

@@ -1,7 +1,7 @@
 """Search: questions in, ranked passages with verifiable citations out.
 
 A question goes: retrieve chunk candidates (dense vectors, BM25, or both fused) -> optionally rerank them with a
-cross-encoder -> drop passages that overlap a better one of the same document -> mark each passage's answering
+cross-encoder -> join a passage that overlaps a better one of the same document to it -> mark each passage's answering
 sentence. The single-question call is the batch call: ``search(q)`` is ``search_batch([q])[0]``.
 """
 
@@ -11,7 +11,10 @@ import logging
 import re
 import unicodedata
 from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
+
+import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import DocumentNotFoundError, InvalidQueryError
@@ -24,7 +27,7 @@ from rag.search.highlight import best_sentence
 from rag.search.rerank import Reranker
 from rag.search.retriever import Retriever
 from rag.settings import Settings
-from rag.types import MAX_QUERY_CHARS, MAX_TOP_K, MODES, Hit, SearchFilters, Span
+from rag.types import MAX_QUERY_CHARS, MAX_TOP_K, MODES, Hit, SearchFilters, SentenceVectors, Span
 
 logger = logging.getLogger(__name__)
 
@@ -163,18 +166,18 @@ class Searcher:
         if rerank:
             texts = {chunk_id: chunk.text for chunk_id, chunk in stored.items()}
             rankings = self.retriever.rerank(cleaned, rankings, max(self.settings.rerank_depth, 2 * k), texts=texts)
-        kept = [_without_overlaps(ranking, stored, k) for ranking in rankings]
+        kept = [_joined_overlaps(ranking, stored, k) for ranking in rankings]
         spans: list[list[Span | None]] = [[None] * len(row) for row in kept]
         if self.settings.highlight and vectors is not None:
-            sentences = self.index.store.sentences(cid for row in kept for cid, _ in row)
+            sentences = self.index.store.sentences(cid for row in kept for passage in row for cid in passage.ids)
             spans = [
-                [best_sentence(vector, sentences[cid]) if cid in sentences else None for cid, _ in row]
+                [_best_sentence(vector, [sentences[cid] for cid in passage.ids if cid in sentences]) for passage in row]
                 for vector, row in zip(vectors, kept, strict=True)
             ]
         return [
             [
-                to_hit(rank, score, stored[cid], span, self.display_root)
-                for rank, ((cid, score), span) in enumerate(zip(row, row_spans, strict=True), start=1)
+                to_hit(rank, passage.score, passage.chunk, span, self.display_root)
+                for rank, (passage, span) in enumerate(zip(row, row_spans, strict=True), start=1)
             ]
             for row, row_spans in zip(kept, spans, strict=True)
         ]
@@ -207,20 +210,56 @@ class Searcher:
         return text[found[0] : found[1]]
 
 
-def _without_overlaps(ranking: Ranking, stored: dict[int, StoredChunk], k: int) -> list[tuple[int, float]]:
-    """The best ``k`` candidates, skipping any that shares text with a better one of the same document (overlapping
-    chunks would show the same sentence twice)."""
-    kept: list[tuple[int, float]] = []
-    spans: dict[str, list[tuple[int, int]]] = {}
+@dataclass(frozen=True)
+class _Passage:
+    """A result before it becomes a ``Hit``: one chunk, or two overlapping chunks of a document joined."""
+
+    chunk: StoredChunk
+    score: float
+    ids: tuple[int, ...]
+
+
+def _joined_overlaps(ranking: Ranking, stored: dict[int, StoredChunk], k: int) -> list[_Passage]:
+    """The best ``k`` passages. A candidate that overlaps a better passage of the same document is joined to it
+    (the union of the two spans, at the better score) rather than shown again or dropped: the answer often lies
+    just past the end of the better chunk, in the next one. A passage joins at most two chunks; a candidate that
+    overlaps a joined one is skipped."""
+    kept: list[_Passage] = []
     for chunk_id, score in zip(ranking.ids.tolist(), ranking.scores.tolist(), strict=True):
         chunk = stored.get(chunk_id)
         if chunk is None:
             continue
-        taken = spans.setdefault(chunk.doc_id, [])
-        if any(chunk.start < end and start < chunk.end for start, end in taken):
-            continue
-        taken.append((chunk.start, chunk.end))
-        kept.append((chunk_id, score))
+        overlapping = [
+            i
+            for i, p in enumerate(kept)
+            if p.chunk.doc_id == chunk.doc_id and chunk.start < p.chunk.end and p.chunk.start < chunk.end
+        ]
+        if not overlapping:
+            kept.append(_Passage(chunk, score, (chunk_id,)))
+        elif len(overlapping) == 1 and len(kept[overlapping[0]].ids) == 1:
+            better = kept[overlapping[0]]
+            kept[overlapping[0]] = _Passage(_union(better.chunk, chunk), better.score, (*better.ids, chunk_id))
         if len(kept) == k:
             break
     return kept
+
+
+def _union(better: StoredChunk, other: StoredChunk) -> StoredChunk:
+    """Two overlapping chunks of one document (so of one page and section) as one span, cited as ``better``."""
+    first, second = sorted((better, other), key=lambda c: (c.start, c.end))
+    if second.end <= first.end:
+        return replace(better, start=first.start, end=first.end, text=first.text, line_start=first.line_start,
+                       line_end=first.line_end)  # fmt: skip
+    text = first.text + second.text[first.end - second.start :]
+    return replace(better, start=first.start, end=second.end, text=text, line_start=first.line_start,
+                   line_end=second.line_end)  # fmt: skip
+
+
+def _best_sentence(vector, sentences: list[SentenceVectors]) -> Span | None:
+    """The passage's sentence closest to the question, among the sentences of all its chunks."""
+    if not sentences:
+        return None
+    if len(sentences) == 1:
+        return best_sentence(vector, sentences[0])
+    joined = SentenceVectors([s for group in sentences for s in group.spans], np.vstack([g.vectors for g in sentences]))
+    return best_sentence(vector, joined)

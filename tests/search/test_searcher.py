@@ -15,7 +15,7 @@ from rag.errors import InvalidQueryError
 from rag.eval.evaluation import answer_rank
 from rag.index.store import StoredChunk
 from rag.search.fusion import Ranking
-from rag.search.searcher import _without_overlaps
+from rag.search.searcher import _joined_overlaps
 
 
 def assert_citation_contract(hit, encodings: dict[str, str]) -> None:
@@ -89,18 +89,31 @@ def test_bad_k_and_overlong_question_are_refused(standin_searcher) -> None:
         seed_searcher.search("victory " * 1000)
 
 
+TEXT = "".join(f"Sentence number {n:03d} of the document. " for n in range(20))
+
+
 def stored(chunk_id: int, doc_id: str, start: int, end: int) -> StoredChunk:
-    return StoredChunk(chunk_id, doc_id, "x.txt", start, end, 1, 1, "t" * (end - start), None, None)
+    line = 1 + start // 100
+    return StoredChunk(chunk_id, doc_id, "x.txt", start, end, line, 1 + end // 100, TEXT[start:end], None, None)
 
 
-def test_overlapping_passages_of_a_document_are_dropped_for_the_better_one() -> None:
+def test_a_passage_overlapping_a_better_one_of_its_document_is_joined_to_it() -> None:
     chunks = {
-        1: stored(1, "a", 0, 100),
-        2: stored(2, "a", 80, 180),  # overlaps 1
-        3: stored(3, "b", 0, 100),  # another document: kept
-        4: stored(4, "a", 180, 260),  # touches 2 but 2 was dropped; no overlap with 1
-        5: stored(5, "a", 90, 95),  # inside 1
+        1: stored(1, "a", 100, 200),
+        2: stored(2, "a", 180, 300),  # overlaps 1: joined to it (the answer may lie past 1's end)
+        3: stored(3, "b", 0, 100),  # another document: its own passage
+        5: stored(5, "a", 150, 160),  # inside the joined passage: nothing new
+        4: stored(4, "a", 300, 380),  # touches the joined passage without overlapping: its own passage
+        6: stored(6, "a", 60, 120),  # overlaps a passage that already joins two chunks: skipped
     }
-    ranking = Ranking(np.array([1, 2, 3, 5, 4]), np.array([0.9, 0.8, 0.7, 0.6, 0.5]))
-    assert _without_overlaps(ranking, chunks, 10) == [(1, 0.9), (3, 0.7), (4, 0.5)]
-    assert _without_overlaps(ranking, chunks, 2) == [(1, 0.9), (3, 0.7)]
+    ranking = Ranking(np.array([1, 2, 3, 5, 6, 4]), np.array([0.9, 0.8, 0.7, 0.6, 0.55, 0.5]))
+    passages = _joined_overlaps(ranking, chunks, 10)
+    assert [(p.ids, p.score) for p in passages] == [((1, 2), 0.9), ((3,), 0.7), ((4,), 0.5)]
+    joined = passages[0].chunk
+    assert (joined.chunk_id, joined.start, joined.end, joined.text) == (1, 100, 300, TEXT[100:300])
+    assert (joined.line_start, joined.line_end) == (2, 4)
+    assert [p.ids for p in _joined_overlaps(ranking, chunks, 2)] == [(1, 2), (3,)]
+    earlier = Ranking(np.array([2, 1]), np.array([0.9, 0.8]))  # the better chunk comes later in the text
+    [passage] = _joined_overlaps(earlier, chunks, 10)
+    assert (passage.chunk.chunk_id, passage.chunk.start, passage.chunk.end) == (2, 100, 300)
+    assert passage.chunk.text == TEXT[100:300]

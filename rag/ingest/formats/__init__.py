@@ -1,0 +1,1 @@
+"""Formats other than plain text: PDF, HTML and DOCX extracted to text (``extracted``), Markdown's structure."""

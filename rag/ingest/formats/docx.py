@@ -1,0 +1,321 @@
+"""DOCX: paragraphs, headings and tables in body order, with the zip checked for bombs before anything inflates.
+
+The body XML is walked directly rather than through python-docx's ``Paragraph.text`` and ``cell.text``: those read
+only ``w:r``/``w:hyperlink`` children, so they lose text boxes, content controls (``w:sdt``), smart tags, tracked
+insertions, symbol characters and form checkboxes, and ``row.cells`` repeats a merged cell once per grid column.
+The walk uses explicit stacks, so nested tables and text boxes cost no recursion.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+import zipfile
+from collections.abc import Iterator
+from typing import NamedTuple
+
+from lxml import etree
+
+from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
+from rag.ingest.reading import LoadLimits, megabytes, shorten
+
+W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
+W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
+MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
+MATH_T = "{http://schemas.openxmlformats.org/officeDocument/2006/math}t"
+
+UNKNOWN = "\ufffd"
+"""Stands for a symbol-font character with no known Unicode equivalent: visible, and never a private-use code."""
+CHECKED, UNCHECKED = "☒", "☐"
+_PRIVATE_USE = re.compile("[\ue000-\uf8ff\U000f0000-\U0010ffff]")
+
+
+def _font_table(first: int, chars: str) -> dict[int, str]:
+    return {first + i: c for i, c in enumerate(chars) if c != "\0"}
+
+
+# Symbol-encoded fonts address glyphs by byte (Word stores them as U+F000 + byte); these map the byte to Unicode.
+_SYMBOL = _font_table(
+    0x20,
+    " !∀#∃%&∋()∗+,−./0123456789:;<=>?≅ΑΒΧΔΕΦΓΗΙϑΚΛΜΝΟΠΘΡΣΤΥςΩΞΨΖ[∴]⊥_‾αβχδεφγηιϕκλμνοπθρστυϖωξψζ{|}∼",
+) | _font_table(
+    0xA0,
+    "€ϒ′≤⁄∞ƒ♣♦♥♠↔←↑→↓°±″≥×∝∂•÷≠≡≈…⏐⎯↵ℵℑℜ℘⊗⊕∅∩∪⊃⊇⊄⊂⊆∈∉∠∇®©™∏√⋅¬∧∨⇔⇐⇑⇒⇓◊⟨®©™∑⎛⎜⎝⎡⎢⎣⎧⎨⎩⎪\0⟩∫⌠⎮⌡⎞⎟⎠⎤⎥⎦⎫⎬⎭",
+)
+_WINGDINGS = {
+    0x28: "☎", 0x2A: "✉", 0x4A: "☺", 0x4C: "☹", 0x6C: "●", 0x6E: "■", 0x6F: "□", 0x71: "❑", 0x72: "❒", 0x75: "◆",
+    0x76: "❖", 0x77: "⬥", 0x78: "⌧", 0xA1: "○", 0xA7: "▪", 0xA8: UNCHECKED, 0xD8: "➢", 0xE0: "→", 0xF0: "⇨",
+    0xFB: "✗", 0xFC: "✓", 0xFD: CHECKED, 0xFE: "☑",
+}  # fmt: skip
+_WINGDINGS_2 = {0x4F: "✗", 0x50: "✓", 0x52: "☑", 0x53: CHECKED, 0x54: CHECKED, 0xA3: UNCHECKED}
+_SYMBOL_FONTS = {"symbol": _SYMBOL, "wingdings": _WINGDINGS, "wingdings 2": _WINGDINGS_2}
+
+_SKIP_INLINE = {W + t for t in ("pPr", "rPr", "del", "moveFrom", "instrText", "delText", "sdtPr", "sdtEndPr")}
+_SKIP_INLINE |= {MC + "Fallback"}
+_TRANSPARENT_BLOCKS = {W + t for t in ("sdtContent", "customXml", "ins", "moveTo", "txbxContent", "smartTag")}
+
+
+class _Event(NamedTuple):
+    """One step of the body walk: a paragraph (``"p"``, its text, its heading level or 0) or the start of a table,
+    row or cell (``"tbl"``, ``"tr"``, ``"tc"``) or the end of a table (``"/tbl"``)."""
+
+    kind: str
+    text: str = ""
+    level: int = 0
+
+
+def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str | None:
+    """Paragraphs (with their text boxes), headings and tables, in body order; returns the core title."""
+    import docx
+
+    _check_inflation(data, limits)
+    try:
+        document = docx.Document(io.BytesIO(data))
+    except Exception as exc:  # python-docx raises zip, XML or package errors for anything that is not DOCX
+        raise UnreadableError(f"not a readable DOCX ({type(exc).__name__}: {shorten(str(exc))})") from None
+    open_tables: list[list[list[list[str]]]] = []  # tables being read, innermost last: rows of cells of lines
+    for event in _walk(document.element.body, *_style_levels(document.styles.element)):
+        if builder.full:
+            break
+        if event.kind == "tbl":
+            open_tables.append([])
+        elif event.kind == "tr":
+            if open_tables:  # a row or cell outside any table (malformed) is read as plain paragraphs
+                open_tables[-1].append([])
+        elif event.kind == "tc":
+            if open_tables:
+                _row(open_tables).append([])
+        elif event.kind == "/tbl":
+            rows = [["\n".join(lines) for lines in row] for row in open_tables.pop()]
+            if open_tables:  # a nested table becomes one line per row inside the enclosing cell
+                _cell(open_tables).extend("; ".join(" ".join(c.split()) for c in row if c.strip()) for row in rows)
+            else:
+                builder.table(_split_parallel_lines(rows))
+        elif open_tables:
+            _cell(open_tables).append(event.text)  # headings inside table cells stay plain text
+        elif event.level:
+            builder.heading(event.level, event.text)
+        else:
+            builder.block(event.text)
+    title = document.core_properties.title
+    return _PRIVATE_USE.sub(UNKNOWN, title) if title else None
+
+
+def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> Iterator[_Event]:
+    """Block-level content in reading order. A paragraph's text boxes come just before it (it anchors them, and a
+    header box anchored in the first heading then stays out of that heading's section); text-box paragraphs are
+    never headings. Vertically merged continuation cells come out empty, so a merged cell's text appears once."""
+    stack: list[tuple[etree._Element, bool] | _Event] = [(child, False) for child in reversed(body)]
+    while stack:
+        item = stack.pop()
+        if isinstance(item, _Event):
+            yield item
+            continue
+        element, in_box = item
+        tag = element.tag
+        children: etree._Element | None = element
+        if tag == W + "p":
+            text, boxes = _paragraph(element)
+            level = 0 if in_box else _paragraph_level(element, levels, default_style)
+            stack.append(_Event("p", text, level))
+            stack.extend((child, True) for box in reversed(boxes) for child in reversed(box))
+            continue
+        if tag == W + "tbl":
+            yield _Event("tbl")
+            stack.append(_Event("/tbl"))
+        elif tag == W + "tr":
+            yield _Event("tr")
+        elif tag == W + "tc":
+            yield _Event("tc")
+            merge = element.find(f"{W}tcPr/{W}vMerge")
+            if merge is not None and merge.get(W + "val", "continue") != "restart":
+                continue  # continues the merged cell above: its text is there
+        elif tag == W + "sdt":
+            children = element.find(W + "sdtContent")
+        elif tag == MC + "AlternateContent":
+            children = element.find(MC + "Choice")
+            children = children if children is not None else element.find(MC + "Fallback")
+        elif tag not in _TRANSPARENT_BLOCKS:
+            continue  # sectPr, tblPr, bookmarks, deletions: no text
+        if children is not None:
+            stack.extend((child, in_box) for child in reversed(children))
+
+
+def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element]]:
+    """A paragraph's text and its text boxes (``w:txbxContent``, read once: ``mc:Choice`` is taken, its VML
+    ``mc:Fallback`` copy skipped). Runs inside hyperlinks, smart tags, content controls, fields and tracked
+    insertions count; deletions and field instructions do not. Breaks are newlines, tabs are tabs."""
+    parts: list[str] = []
+    boxes: list[etree._Element] = []
+    stack = list(reversed(paragraph))
+    while stack:
+        element = stack.pop()
+        tag = element.tag
+        if not isinstance(tag, str) or tag in _SKIP_INLINE:
+            continue
+        if tag in (W + "t", MATH_T):
+            parts.append(_run_text(element))
+        elif tag in (W + "tab", W + "ptab"):
+            parts.append("\t")
+        elif tag in (W + "br", W + "cr"):
+            parts.append("\n")
+        elif tag == W + "noBreakHyphen":
+            parts.append("-")
+        elif tag == W + "sym":
+            parts.append(_symbol(element.get(W + "font"), element.get(W + "char")))
+        elif tag == W + "fldChar":
+            box = element.find(f"{W}ffData/{W}checkBox")
+            if box is not None:  # a legacy FORMCHECKBOX field: its state, not its (empty) result
+                state = box.find(W + "checked")
+                parts.append(CHECKED if _on(state if state is not None else box.find(W + "default")) else UNCHECKED)
+        elif tag == W + "txbxContent":
+            boxes.append(element)
+        elif tag == MC + "AlternateContent":
+            stack.extend(element.findall(MC + "Choice")[:1] or element.findall(MC + "Fallback"))
+        elif tag == W + "sdt" and (box := element.find(f"{W}sdtPr/{W14}checkbox")) is not None:
+            parts.append(CHECKED if _on(box.find(W14 + "checked"), W14) else UNCHECKED)
+        else:
+            stack.extend(reversed(element))
+    return _PRIVATE_USE.sub(UNKNOWN, "".join(parts)), boxes
+
+
+def _run_text(t: etree._Element) -> str:
+    """A ``w:t``'s text; in a run set in a symbol font, its characters as the font draws them."""
+    text = t.text or ""
+    fonts = t.getparent().find(f"{W}rPr/{W}rFonts") if t.getparent() is not None else None
+    font = next((f for f in (fonts.get(W + "ascii"), fonts.get(W + "hAnsi")) if f), None) if fonts is not None else None
+    if font is None or font.lower() not in _SYMBOL_FONTS:
+        return text
+    return "".join(_symbol(font, f"{ord(c):X}") if ord(c) < 0x100 or 0xF000 <= ord(c) <= 0xF0FF else c for c in text)
+
+
+def _symbol(font: str | None, char: str | None) -> str:
+    """A ``w:sym`` (or a symbol-font character): its Unicode equivalent, else the character itself if it is a real
+    one, else ``UNKNOWN`` (never a private-use code)."""
+    try:
+        code = int(char or "", 16)
+    except ValueError:
+        return UNKNOWN
+    table = _SYMBOL_FONTS.get((font or "").lower())
+    if table is not None and (mapped := table.get(code - 0xF000 if code >= 0xF000 else code)):
+        return mapped
+    if table is None and 0x20 <= code < 0x110000 and not _PRIVATE_USE.match(chr(code)) and chr(code).isprintable():
+        return chr(code)
+    return UNKNOWN
+
+
+def _on(element: etree._Element | None, ns: str = W) -> bool:
+    """An on/off property (``w:val``, absent meaning on); a missing element is off."""
+    return element is not None and element.get(ns + "val", "1").lower() not in ("0", "false", "off")
+
+
+def _row(tables: list[list[list[list[str]]]]) -> list[list[str]]:
+    if not tables[-1]:
+        tables[-1].append([])
+    return tables[-1][-1]
+
+
+def _cell(tables: list[list[list[list[str]]]]) -> list[str]:
+    row = _row(tables)
+    if not row:
+        row.append([])
+    return row[-1]
+
+
+_PARALLEL_LINE_CHARS = 80
+
+
+def _split_parallel_lines(rows: list[list[str]]) -> list[list[str]]:
+    """Rows whose cells hold parallel short lines (a label column beside value columns, one value per line or
+    ``w:br``) become one row per line, as they read on the page: ``Net Cash Income | 21,855 | 22,754`` rather
+    than one row of run-together numbers. Rows of prose paragraphs are left whole."""
+    result: list[list[str]] = []
+    for row in rows:
+        cells = [cell.split("\n") for cell in row]
+        if sum(len(lines) > 1 for lines in cells) < 2 or any(len(x) > _PARALLEL_LINE_CHARS for c in cells for x in c):
+            result.append(row)
+            continue
+        height = max(len(lines) for lines in cells)
+        result.extend([lines[i] if i < len(lines) else "" for lines in cells] for i in range(height))
+    return result
+
+
+def _style_levels(styles: etree._Element) -> tuple[dict[str, int], str]:
+    """Heading level of each paragraph style id: its outline level (``w:outlineLvl``, which Word sets on headings
+    whatever the language of their names) or else its built-in name (``Title`` is 1, ``heading N`` is N), else its
+    base style's; and the id of the default paragraph style (for paragraphs that name none)."""
+    own: dict[str, int | None] = {}
+    based_on: dict[str, str] = {}
+    default = ""
+    for style in styles.iterchildren(W + "style"):
+        if style.get(W + "type") != "paragraph" or not (style_id := style.get(W + "styleId")):
+            continue
+        outline = style.find(f"{W}pPr/{W}outlineLvl")
+        name = style.find(W + "name")
+        name = name.get(W + "val", "") if name is not None else ""
+        own[style_id] = _outline_level(outline) if outline is not None else _name_level(name)
+        if (base := style.find(W + "basedOn")) is not None:
+            based_on[style_id] = base.get(W + "val", "")
+        if style.get(W + "default") in ("1", "true", "on"):
+            default = style_id
+    levels: dict[str, int] = {}
+    for style_id in own:
+        seen, current = set(), style_id
+        while own.get(current) is None and current in based_on and current not in seen:
+            seen.add(current)
+            current = based_on[current]
+        levels[style_id] = own.get(current) or 0
+    return levels, default
+
+
+def _paragraph_level(paragraph: etree._Element, levels: dict[str, int], default_style: str) -> int:
+    """The paragraph's own outline level if it sets one, else its style's heading level (0: not a heading)."""
+    outline = paragraph.find(f"{W}pPr/{W}outlineLvl")
+    if outline is not None:
+        return _outline_level(outline)
+    style = paragraph.find(f"{W}pPr/{W}pStyle")
+    return levels.get(style.get(W + "val", "") if style is not None else default_style, 0)
+
+
+def _outline_level(outline: etree._Element) -> int:
+    """``w:outlineLvl`` 0-8 is heading level 1-9; 9 (body text) or anything else is no heading."""
+    value = outline.get(W + "val", "")
+    return int(value) + 1 if value.isdigit() and int(value) < 9 else 0
+
+
+def _name_level(name: str) -> int | None:
+    """Level from a built-in style name as stored in the XML (``Title``, ``heading 2``; python-docx shows the latter
+    as ``Heading 2``); None when the name says nothing, so the base style decides."""
+    name = name.lower()
+    if name == "title":
+        return 1
+    match = re.fullmatch(r"heading ([1-9])", name)
+    return int(match.group(1)) if match else None
+
+
+_BOMB_PART_BYTES = 1 << 20
+"""Parts smaller than this inflate to too little to matter, whatever their ratio."""
+
+
+def _check_inflation(data: bytes, limits: LoadLimits) -> None:
+    """Refuse a DOCX whose parts would inflate past ``max_decompressed_bytes`` in all, or one of whose large parts
+    inflates more than ``max_compression_ratio`` times, before anything is decompressed. The sizes come from the
+    zip directory; Python's zipfile never inflates a part past its declared size, so a lying header gains nothing."""
+    try:
+        with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            parts = archive.infolist()
+    except (zipfile.BadZipFile, zipfile.LargeZipFile, ValueError, EOFError) as exc:
+        raise UnreadableError(f"not a readable DOCX ({type(exc).__name__}: {shorten(str(exc))})") from None
+    total = sum(part.file_size for part in parts)
+    if total > limits.max_decompressed_bytes:
+        raise UnreadableError(
+            f"its parts would inflate to {megabytes(total)}; the limit is {megabytes(limits.max_decompressed_bytes)} "
+            "(RAG_MAX_DECOMPRESSED_BYTES)"
+        )
+    for part in parts:
+        ratio = part.file_size / max(part.compress_size, 1)
+        if part.file_size > _BOMB_PART_BYTES and ratio > limits.max_compression_ratio:
+            raise UnreadableError(
+                f"part {part.filename} would inflate {ratio:,.0f} times ({part.compress_size:,} to {part.file_size:,} "
+                f"bytes; the limit is {limits.max_compression_ratio:,.0f}, RAG_MAX_COMPRESSION_RATIO): a zip bomb?"
+            )

@@ -1,0 +1,444 @@
+"""HTML: the page's main text with its structure. trafilatura decides WHAT is content (it tells an article from its
+menus, teasers, banners and footers); the page's own elements give the STRUCTURE the index needs: heading levels
+for section paths, tables by rows, ``<br>``/``<pre>`` line breaks, no spaces invented around inline tags. The
+design is the ``hybrid.guided-fast`` candidate of ``benchmarks/html_extractors.py``, measured on real pages."""
+
+from __future__ import annotations
+
+import difflib
+import logging
+import re
+import unicodedata
+from typing import TYPE_CHECKING, NamedTuple
+
+from rag.ingest.decoding import UndecodableFileError, decode_bytes
+from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
+
+if TYPE_CHECKING:
+    from lxml.html import HtmlElement
+
+logger = logging.getLogger(__name__)
+
+MAX_HTML_DEPTH = 2_000
+"""Deepest element nesting read. The HTML parser (libxml2) stops at 2,048 levels and silently drops the rest of the
+page, so deeper pages are refused instead; browsers themselves stop nesting at a few hundred."""
+_PARSER_DEPTH = 2_048
+
+_TRAFILATURA_OPTIONS = dict(
+    fast=True,
+    favor_recall=True,
+    deduplicate=False,  # its duplicate test keeps a module-wide cache: a page read twice would lose text
+    with_metadata=False,
+    include_comments=False,
+    include_tables=True,
+    include_formatting=True,
+    include_links=False,
+    include_images=False,
+)
+
+
+class Heading(NamedTuple):
+    level: int
+    text: str
+
+
+class Block(NamedTuple):
+    text: str
+
+
+class Table(NamedTuple):
+    rows: list[list[str]]
+
+
+Event = Heading | Block | Table
+"""What a walk yields, in document order."""
+
+
+def extract_html(data: bytes, builder: TextBuilder) -> str | None:
+    """The main text of a page into ``builder`` (headings as sections, tables by rows); returns its <title>."""
+    text = _decode_html(data)
+    depth = _nesting_depth(text)
+    if depth > MAX_HTML_DEPTH:
+        raise UnreadableError(
+            f"elements nested {depth:,} deep; pages nested over {MAX_HTML_DEPTH:,} deep are refused (real pages nest "
+            f"a few dozen, and the HTML parser stops reading at {_PARSER_DEPTH:,} levels)"
+        )
+    tree = _parse(text)
+    if tree is None:
+        return None
+    events = _main_content(tree)
+    if all(isinstance(e, Heading) for e in events):  # trafilatura found nothing, or nothing of it matched
+        events = _plain_walk(tree)
+    _render(events, _article_title(tree), builder)
+    return _page_title(tree)
+
+
+_CONTAINER_TAG = re.compile(
+    r"<(/?)(?:div|span|section|article|main|aside|nav|header|footer|blockquote|ul|ol|dl|table|form|fieldset|figure"
+    r"|details|center)\b[^>]*?(/?)>",
+    re.IGNORECASE,
+)
+"""Elements that nest until closed (no implied end tag, not re-parented like <b> or <font>)."""
+
+
+def _nesting_depth(html: str) -> int:
+    """The deepest nesting of container elements, counted from their tags in one pass (before parsing)."""
+    depth = deepest = 0
+    for match in _CONTAINER_TAG.finditer(html):
+        if match.group(2):
+            continue
+        depth = max(0, depth - 1) if match.group(1) else depth + 1
+        deepest = max(deepest, depth)
+    return deepest
+
+
+_META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]+)""", re.IGNORECASE)
+_HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
+
+
+def _decode_html(data: bytes) -> str:
+    """Decode with the charset the page declares in its <head> (a page that breaks its own declaration is refused,
+    not guessed at); with a byte order mark or without a declaration, as any text file. The <head> is searched up
+    to 64 KiB: pages declare their charset after long <title>s, scripts and styles."""
+    window = data[:65_536]
+    if end := _HEAD_END.search(window):
+        window = window[: end.start()]
+    declared = None if data.startswith(b"\xef\xbb\xbf") else _META_CHARSET.search(window)
+    if declared:
+        charset = declared.group(1).decode("ascii").lower()
+        try:
+            return data.decode(charset)
+        except LookupError:
+            pass  # an unknown charset name: detect instead
+        except UnicodeDecodeError as exc:
+            raise UnreadableError(
+                f"declares charset {charset} but byte {exc.start} ({data[exc.start : exc.start + 1]!r}) is not valid "
+                f"{charset}; fix or re-save the page"
+            ) from None
+    try:
+        return decode_bytes(data)[0]
+    except UndecodableFileError as exc:
+        raise UnreadableError(str(exc)) from None
+
+
+_XML_DECLARATION = re.compile(r"\A\ufeff?\s*<\?xml[^>]*>")
+
+
+def _parse(text: str) -> HtmlElement | None:
+    """The page as an lxml tree, or None when it holds no elements. Parsed from the decoded text (lxml given bytes
+    would guess the charset itself), with ``huge_tree`` (libxml2 otherwise stops at 256 levels and drops the rest);
+    a page the parser stopped reading early is refused rather than indexed in part."""
+    from lxml import etree
+    from lxml import html as lxml_html
+
+    parser = lxml_html.HTMLParser(
+        collect_ids=False, default_doctype=False, remove_comments=True, remove_pis=True, huge_tree=True
+    )
+    try:  # lxml refuses a str that carries an XML encoding declaration; the text is decoded already
+        tree = lxml_html.document_fromstring(_XML_DECLARATION.sub("", text), parser=parser)
+    except etree.ParserError:
+        return None  # "Document is empty": nothing but white space or comments
+    if any(error.type_name == "ERR_RESOURCE_LIMIT" for error in parser.error_log):
+        raise UnreadableError(
+            f"elements nested over {_PARSER_DEPTH:,} deep (the HTML parser's limit; real pages nest a few dozen)"
+        )
+    return tree
+
+
+def _norm(text: str) -> str:
+    """NFKC, white space collapsed, lowercased: the form texts are compared in."""
+    return " ".join(unicodedata.normalize("NFKC", text).split()).lower()
+
+
+def _squeeze(text: str) -> str:
+    """``_norm`` without any white space: trafilatura and the walker space inline tags differently."""
+    return "".join(_norm(text).split())
+
+
+def _page_title(tree: HtmlElement) -> str | None:
+    titles = tree.xpath("//head/title") or tree.xpath("//title")  # not an <svg>'s <title> when <head> has one
+    return " ".join(titles[0].text_content().split()) or None if titles else None
+
+
+def _article_title(tree: HtmlElement) -> str | None:
+    """The article's own heading, which trafilatura often leaves out: the <h1> most like og:title/<title>, unless
+    it is unlike them (a theme's site-name <h1>) and an <h2>/<h3> is contained in them; else the first <h1>."""
+    og_title = tree.xpath("//meta[@property='og:title']/@content")
+    reference = _norm(str(og_title[0]) if og_title else _page_title(tree) or "")[:300]
+
+    def likeness(text: str) -> float:
+        text = _norm(text)[:300]
+        return 1.0 if text and text in reference else difflib.SequenceMatcher(None, text, reference).ratio()
+
+    h1s = [text for e in tree.iter("h1") if (text := " ".join(e.text_content().split()))]
+    if not reference:
+        return h1s[0] if h1s else None
+    best = max(h1s, key=likeness, default=None)  # the first of equals
+    if best is not None and likeness(best) >= 0.5:
+        return best
+    others = [text for e in tree.iter("h2", "h3") if len(text := " ".join(e.text_content().split())) > 10]
+    return next((text for text in others if likeness(text) >= 0.99), best)
+
+
+def _main_content(tree: HtmlElement) -> list[Event]:
+    """The page's main content, as trafilatura sees it, walked in the page's own elements: the smallest element
+    holding 90% of the blocks trafilatura kept, each block, table and heading of it kept only when trafilatura kept
+    its text. Empty when trafilatura finds nothing or fails (any failure: the page is then walked plainly)."""
+    try:
+        from trafilatura import bare_extraction
+
+        result = bare_extraction(tree, **_TRAFILATURA_OPTIONS)  # works on a copy: our tree stays whole
+    except Exception as exc:  # a bug or limit in a third-party heuristic must not lose the page
+        logger.warning("main-content detection failed (%s: %s); reading the whole page", type(exc).__name__, exc)
+        return []
+    kept = result.body if result is not None else None
+    root = _content_root(tree, kept) if kept is not None else None
+    if root is None:
+        return []
+    return _keep_what_trafilatura_kept(_Walker(_GUIDED_DROP).run(root), kept)
+
+
+_TRAFILATURA_BLOCKS = ("p", "item", "cell", "head", "code")
+_PAGE_BLOCKS = ("p", "li", "td", "th", "h1", "h2", "h3", "h4", "h5", "h6", "pre", "dd", "dt", "blockquote")
+
+
+def _prefix(element: HtmlElement, size: int = 40) -> str:
+    """The first ``size`` characters of an element's squeezed text, reading no more of it than that needs."""
+    parts, found = [], 0
+    for piece in element.itertext():
+        parts.append(piece)
+        found += len("".join(piece.split()))
+        if found >= 2 * size:
+            break
+    return _squeeze("".join(parts))[:size]
+
+
+def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
+    """The smallest element of the page holding 90% of the text trafilatura kept (its blocks matched on their first
+    40 characters): the article's container, with its headings and tables as the page wrote them. Weighed by text,
+    not counted, so that a short teaser elsewhere on the page does not stretch the container to the whole page."""
+    samples: dict[str, int] = {}
+    for element in kept.iter(*_TRAFILATURA_BLOCKS):
+        if len(key := _prefix(element)) >= 20:
+            samples.setdefault(key, len(_squeeze(" ".join(element.itertext()))))
+    weights: dict[HtmlElement, int] = {}
+    for element in tree.iter(*_PAGE_BLOCKS, "figcaption", "div"):
+        if (weight := samples.pop(_prefix(element), None)) is not None:
+            for holder in (element, *element.iterancestors()):
+                weights[holder] = weights.get(holder, 0) + weight
+    total = max(weights.values(), default=0)  # what the root holds
+    holders = [element for element, weight in weights.items() if weight >= 0.9 * total]
+    return max(holders, key=lambda e: sum(1 for _ in e.iterancestors()), default=None)
+
+
+def _shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
+    words = re.findall(r"\w+", _norm(text))
+    return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
+
+
+def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[Event]:
+    """A block stays when trafilatura kept its text (verbatim, or half of its 4-word shingles where renderings
+    differ: footnote marks, <sup>); a table when a third of its cells are kept; a heading when something is kept
+    after it before the next heading of its level or higher."""
+    kept_text = _squeeze(" ".join(kept.itertext()))
+    kept_blocks = {_squeeze(" ".join(e.itertext())) for e in kept.iter(*_TRAFILATURA_BLOCKS)}
+    kept_shingles = _shingles(" ".join(kept.itertext()))
+
+    def is_kept(text: str) -> bool:
+        squeezed = _squeeze(text)
+        if squeezed in kept_blocks or (len(squeezed) >= 15 and squeezed in kept_text):
+            return True
+        shingles = _shingles(text)
+        return len(shingles) >= 3 and len(shingles & kept_shingles) >= 0.5 * len(shingles)
+
+    content: list[Event] = []
+    for event in events:
+        if isinstance(event, Table):
+            cells = [cell for row in event.rows for cell in row if len(cell.strip()) >= 2]
+            if cells and sum(is_kept(cell) or _squeeze(cell) in kept_text for cell in cells) >= len(cells) / 3:
+                content.append(event)
+        elif isinstance(event, Heading) or is_kept(event.text):
+            content.append(event)
+    result: list[Event] = []
+    content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
+    for event in reversed(content):
+        if not isinstance(event, Heading):
+            content_follows, highest_since = True, 7
+            result.append(event)
+            continue
+        if content_follows and highest_since > event.level:
+            result.append(event)
+        highest_since = min(highest_since, event.level)
+    return result[::-1]
+
+
+def _plain_walk(tree: HtmlElement) -> list[Event]:
+    """Without trafilatura's verdict: <main> (else <body>) minus navigation, banners, forms and sidebars."""
+    root = next(tree.iter("main"), None)
+    if root is None:
+        root = next(tree.iter("body"), tree)
+    return _Walker(_PLAIN_DROP, keep_article_headers=True).run(root)
+
+
+def _render(events: list[Event], title: str | None, builder: TextBuilder) -> None:
+    """Events into the builder; the article title opens the document as its level-1 heading when the events lack
+    it, so section paths read "Title > Section > Subsection"."""
+    if events and title and _norm(title) not in {_norm(e.text) for e in events if isinstance(e, Heading)}:
+        events = [Heading(1, title), *events]
+    for event in events:
+        if builder.full:
+            return
+        if isinstance(event, Heading):
+            builder.heading(event.level, event.text)
+        elif isinstance(event, Table):
+            builder.table(event.rows)
+        else:
+            builder.block(event.text)
+
+
+_HEADING = re.compile(r"h([1-6])")
+_BLOCK_TAGS = frozenset(
+    "p div li ul ol dl dd dt section article main header aside nav footer blockquote figure figcaption caption "
+    "address summary details dialog search form fieldset legend center hgroup menu hr body html table tr td th "
+    "thead tbody tfoot".split()
+)
+_SPACED = _BLOCK_TAGS | {"h1", "h2", "h3", "h4", "h5", "h6", "pre"}
+"""Elements that separate words when their text is read on one line (a heading's or a cell's)."""
+_ALWAYS_DROP = frozenset(
+    "script style noscript template head title meta link svg iframe object embed canvas video audio button select "
+    "input textarea".split()
+)
+_GUIDED_DROP = _ALWAYS_DROP | {"nav", "aside", "footer", "form"}
+_PLAIN_DROP = _GUIDED_DROP | {"header"}
+_BR = "\x00"
+"""A <br> in the inline buffer: the parser turns NUL in a page into U+FFFD, so page text never holds it."""
+
+
+def _tag(element: HtmlElement) -> str:
+    """The lowercase tag name; "" for comments and processing instructions."""
+    return element.tag.lower() if isinstance(element.tag, str) else ""
+
+
+class _Walker:
+    """Headings (with level), blocks (``<br>`` and ``<pre>`` line breaks kept) and tables (rows of cells) of a
+    subtree, in document order. Inline tags add no spaces: "<a>Netscape</a>." stays "Netscape.". A paragraph that
+    is one short bold run opens a section one level below the last heading (blogs write sub-headings that way).
+    Depth-first with an explicit stack: a page nested thousands deep costs memory, never Python's recursion limit."""
+
+    def __init__(self, drop: frozenset[str], *, keep_article_headers: bool = False) -> None:
+        self.drop = drop
+        self.keep_article_headers = keep_article_headers
+        self.events: list[Event] = []
+        self.buffer: list[str] = []
+        self.level = 1
+
+    def run(self, root: HtmlElement) -> list[Event]:
+        if self._enter(root, is_root=True):
+            stack = [(root, iter(root))]
+            while stack:
+                parent, children = stack[-1]
+                child = next(children, None)
+                if child is None:
+                    stack.pop()
+                    if _tag(parent) in _BLOCK_TAGS:
+                        self._flush()
+                    if stack:
+                        self.buffer.append(parent.tail or "")
+                elif self._enter(child):
+                    stack.append((child, iter(child)))
+                else:
+                    self.buffer.append(child.tail or "")
+        self._flush()
+        return self.events
+
+    def _dropped(self, element: HtmlElement, tag: str) -> bool:
+        if tag == "header" and self.keep_article_headers:  # an article's own header holds its title
+            return not any(_tag(a) in {"article", "main"} for a in element.iterancestors())
+        return not tag or tag in self.drop
+
+    def _enter(self, element: HtmlElement, *, is_root: bool = False) -> bool:
+        """Handle an element as it starts; True when its children are to be walked."""
+        tag = _tag(element)
+        if not is_root and self._dropped(element, tag):
+            return False
+        if match := _HEADING.fullmatch(tag):
+            self.level = int(match.group(1))
+            self._emit(Heading(self.level, self.text_of(element)))
+        elif tag == "table" and not self._is_layout_table(element):
+            self._table(element)
+        elif tag == "pre":
+            self._emit(Block(self.text_of(element, line_break="\n", separator="").strip("\n")))
+        elif tag == "br":
+            self.buffer.append(_BR)
+        elif tag == "p" and self._is_pseudo_heading(element):
+            self._emit(Heading(min(6, self.level + 1), self.text_of(element)))
+        else:
+            if tag in _BLOCK_TAGS:
+                self._flush()
+            self.buffer.append(element.text or "")
+            return True
+        return False
+
+    def _emit(self, event: Event) -> None:
+        self._flush()
+        if event.rows if isinstance(event, Table) else event.text.strip():
+            self.events.append(event)
+
+    def _flush(self) -> None:
+        lines = (" ".join(line.split()) for line in "".join(self.buffer).split(_BR))
+        self.buffer.clear()
+        if text := "\n".join(line for line in lines if line):
+            self.events.append(Block(text))
+
+    def _table(self, table: HtmlElement) -> None:
+        """Caption as a block, then the rows of this table (not of tables nested in its cells) as cell texts."""
+        for child in table:
+            if _tag(child) == "caption":
+                self._emit(Block(self.text_of(child)))
+        rows, stack = [], list(table)[::-1]
+        while stack:
+            node = stack.pop()
+            if _tag(node) == "tr":
+                rows.append([self.text_of(cell) for cell in node if _tag(cell) in {"td", "th"}])
+            elif _tag(node) in {"thead", "tbody", "tfoot"}:
+                stack.extend(list(node)[::-1])
+        rows = [row for row in rows if any(row)]
+        if rows:
+            self._emit(Table(rows))
+
+    @staticmethod
+    def _is_layout_table(table: HtmlElement) -> bool:
+        """A table used to lay out a page (holding headings or tables) is walked as blocks, not flattened to rows."""
+        return any(e is not table for e in table.iter("table", "h1", "h2", "h3", "h4", "h5", "h6"))
+
+    def _is_pseudo_heading(self, paragraph: HtmlElement) -> bool:
+        children = [child for child in paragraph if _tag(child)]
+        if len(children) != 1 or _tag(children[0]) not in {"b", "strong"}:
+            return False
+        if (paragraph.text or "").strip() or (children[0].tail or "").strip():
+            return False
+        text = self.text_of(paragraph)
+        return 0 < len(text) <= 100 and not text.endswith((".", ":", ","))
+
+    def text_of(self, element: HtmlElement, *, line_break: str = " ", separator: str = " ") -> str:
+        """The text of an element as one run: ``<br>`` becomes ``line_break``, nested blocks are set apart by
+        ``separator``, dropped elements are skipped (their tails kept). One line (white space collapsed) unless
+        ``line_break`` is a newline, in which case the text is returned as the page wrote it (``<pre>``)."""
+        parts = [element.text or ""]
+        stack = [(element, iter(element))]
+        while stack:
+            parent, children = stack[-1]
+            child = next(children, None)
+            if child is None:
+                stack.pop()
+                if stack:
+                    parts.extend((separator if _tag(parent) in _SPACED else "", parent.tail or ""))
+                continue
+            tag = _tag(child)
+            if tag == "br" or self._dropped(child, tag):
+                parts.extend((line_break if tag == "br" else "", child.tail or ""))
+            else:
+                parts.extend((separator if tag in _SPACED else "", child.text or ""))
+                stack.append((child, iter(child)))
+        text = "".join(parts)
+        return text if line_break == "\n" else " ".join(text.split())

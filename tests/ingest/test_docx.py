@@ -1,0 +1,264 @@
+"""DOCX text that python-docx's ``Paragraph.text`` misses: text boxes (DrawingML with a VML fallback), symbol-font
+characters, form checkboxes, breaks in table cells, merged and nested cells, content controls, headings by outline
+level. Fixtures are made here with python-docx, raw WordprocessingML injected where it has no API."""
+
+from __future__ import annotations
+
+import inspect
+import io
+import re
+import sys
+from pathlib import Path
+
+import docx
+from docx.enum.style import WD_STYLE_TYPE
+from docx.oxml import parse_xml
+
+from rag.ingest.formats.docx import CHECKED, UNCHECKED, UNKNOWN
+from rag.ingest.formats.extracted import load_extracted
+from rag.types import Document
+
+NS = (
+    'xmlns:w="http://schemas.openxmlformats.org/wordprocessingml/2006/main" '
+    'xmlns:w14="http://schemas.microsoft.com/office/word/2010/wordml" '
+    'xmlns:mc="http://schemas.openxmlformats.org/markup-compatibility/2006" '
+    'xmlns:wp="http://schemas.openxmlformats.org/drawingml/2006/wordprocessingDrawing" '
+    'xmlns:a="http://schemas.openxmlformats.org/drawingml/2006/main" '
+    'xmlns:wps="http://schemas.microsoft.com/office/word/2010/wordprocessingShape" '
+    'xmlns:v="urn:schemas-microsoft-com:vml"'
+)
+PRIVATE_USE = re.compile("[\ue000-\uf8ff]")
+
+
+def add_xml(document: docx.document.Document, xml: str) -> None:
+    """Append a raw body element (``w:p``, ``w:sdt``, ``w:tbl``), given without namespace declarations."""
+    tag_end = re.match(r"<[\w:]+", xml).end()
+    document.element.body.sectPr.addprevious(parse_xml(xml[:tag_end] + " " + NS + xml[tag_end:]))
+
+
+def extract(document: docx.document.Document) -> Document:
+    buffer = io.BytesIO()
+    document.save(buffer)
+    results = list(load_extracted(Path("x.docx"), buffer.getvalue()))
+    assert len(results) == 1 and isinstance(results[0], Document), results
+    assert not PRIVATE_USE.search(results[0].text)
+    return results[0]
+
+
+def section_of(doc: Document, needle: str) -> str | None:
+    at = doc.text.index(needle)
+    return next((s.path for s in doc.sections if s.start <= at < s.end), None)
+
+
+def paragraphs(text: str) -> list[str]:
+    return text.split("\n\n")
+
+
+def box(lines: list[str]) -> str:
+    return (
+        "<w:txbxContent>" + "".join(f"<w:p><w:r><w:t>{line}</w:t></w:r></w:p>" for line in lines) + "</w:txbxContent>"
+    )
+
+
+def test_text_box_read_once_before_its_anchor_paragraph() -> None:
+    document = docx.Document()
+    lines = ["Jane Q. Example", "12 Harbour Road, Cove Town"]
+    drawing = (
+        '<w:drawing><wp:anchor><wp:docPr id="1" name="Text Box 1"/><a:graphic><a:graphicData '
+        'uri="http://schemas.microsoft.com/office/word/2010/wordprocessingShape"><wps:wsp><wps:txbx>'
+        f"{box(lines)}</wps:txbx></wps:wsp></a:graphicData></a:graphic></wp:anchor></w:drawing>"
+    )
+    vml = f'<w:pict><v:shape id="s1"><v:textbox>{box(lines)}</v:textbox></v:shape></w:pict>'
+    heading_style = document.styles["Heading 1"].style_id
+    add_xml(
+        document,
+        f'<w:p><w:pPr><w:pStyle w:val="{heading_style}"/></w:pPr><w:r><mc:AlternateContent><mc:Choice Requires="wps">'
+        f"{drawing}</mc:Choice><mc:Fallback>{vml}</mc:Fallback></mc:AlternateContent></w:r><w:r><w:t>Objective</w:t>"
+        "</w:r></w:p>",
+    )
+    document.add_paragraph("A tidy résumé.")
+    legacy = f'<w:pict><v:shape id="s2"><v:textbox>{box(["Legacy box"])}</v:textbox></v:shape></w:pict>'
+    add_xml(document, f"<w:p><w:r>{legacy}</w:r><w:r><w:t>Old-style box above.</w:t></w:r></w:p>")  # VML only
+
+    doc = extract(document)
+    assert doc.text.count("Jane Q. Example") == 1 and doc.text.count("Harbour Road") == 1
+    assert paragraphs(doc.text) == [*lines, "Objective", "A tidy résumé.", "Legacy box", "Old-style box above."]
+    assert section_of(doc, "Jane Q. Example") is None and section_of(doc, "A tidy") == "Objective"
+
+
+def test_symbol_font_characters_map_to_unicode_never_private_use() -> None:
+    document = docx.Document()
+    sym = '<w:r><w:sym w:font="{}" w:char="{}"/></w:r>'
+    add_xml(
+        document,
+        '<w:p><w:r><w:t xml:space="preserve">Done </w:t></w:r>'
+        + sym.format("Wingdings", "F0FC")
+        + '<w:r><w:t xml:space="preserve"> x </w:t></w:r>'
+        + sym.format("Symbol", "F0B3")
+        + '<w:r><w:t xml:space="preserve"> 2 </w:t></w:r>'
+        + sym.format("Symbol", "F061")
+        + '<w:r><w:t xml:space="preserve"> box </w:t></w:r>'
+        + sym.format("Wingdings", "F0FE")
+        + sym.format("Wingdings", "F0A8")
+        + '<w:r><w:t xml:space="preserve"> gap </w:t></w:r>'
+        + sym.format("Symbol", "F094")  # no glyph in the Symbol font
+        + sym.format("Marlett", "F061")  # an unknown symbol font
+        + sym.format("MS Gothic", "2612")  # a real Unicode code
+        + "</w:p>",
+    )
+    add_xml(  # old conversions: private-use text in a run set in Wingdings
+        document,
+        '<w:p><w:r><w:rPr><w:rFonts w:ascii="Wingdings" w:hAnsi="Wingdings"/></w:rPr><w:t>\uf0fc\uf0fb</w:t></w:r>'
+        "<w:r><w:t>\ue001 stray</w:t></w:r></w:p>",
+    )
+    doc = extract(document)
+    assert paragraphs(doc.text) == [
+        f"Done ✓ x ≥ 2 α box ☑{UNCHECKED} gap {UNKNOWN}{UNKNOWN}{CHECKED}",
+        f"✓✗{UNKNOWN} stray",
+    ]
+
+
+def fldchar_checkbox(state: str, label: str) -> str:
+    return (
+        f'<w:r><w:fldChar w:fldCharType="begin"><w:ffData><w:name w:val="Check"/><w:enabled/><w:checkBox><w:sizeAuto/>'
+        f'{state}</w:checkBox></w:ffData></w:fldChar></w:r><w:r><w:instrText xml:space="preserve"> FORMCHECKBOX '
+        f'</w:instrText></w:r><w:r><w:fldChar w:fldCharType="end"/></w:r><w:r><w:t xml:space="preserve"> {label} </w:t>'
+        "</w:r>"
+    )
+
+
+def test_form_checkboxes_render_their_state() -> None:
+    document = docx.Document()
+    add_xml(
+        document,
+        "<w:p>"
+        + fldchar_checkbox('<w:default w:val="0"/><w:checked/>', "Yes")
+        + fldchar_checkbox('<w:default w:val="0"/>', "No")
+        + fldchar_checkbox('<w:default w:val="1"/>', "Maybe")
+        + fldchar_checkbox('<w:default w:val="1"/><w:checked w:val="0"/>', "Later")
+        + "</w:p>",
+    )
+    control = (
+        '<w:sdt><w:sdtPr><w14:checkbox><w14:checked w14:val="{}"/></w14:checkbox></w:sdtPr>'
+        '<w:sdtContent><w:r><w:t>{}</w:t></w:r></w:sdtContent></w:sdt><w:r><w:t xml:space="preserve"> {} </w:t></w:r>'
+    )
+    add_xml(document, "<w:p>" + control.format(1, "☒", "Tea") + control.format(0, "☐", "Coffee") + "</w:p>")
+    doc = extract(document)
+    assert paragraphs(doc.text) == ["☒ Yes ☐ No ☒ Maybe ☐ Later", "☒ Tea ☐ Coffee"]
+    assert "FORMCHECKBOX" not in doc.text
+
+
+def test_breaks_in_cells_never_glue_values_and_parallel_lines_become_rows() -> None:
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=3)
+    for col, text in enumerate(("", "2006", "2007")):
+        table.cell(0, col).text = text
+    cells = table.rows[1].cells
+    cells[0].text = "Gross Income"
+    cells[0].add_paragraph("Net Cash Income")
+    for cell, values in ((cells[1], ("17,542", "16,717")), (cells[2], ("17,542", "17,542"))):
+        run = cell.paragraphs[0].add_run(values[0])
+        run.add_break()
+        run.add_text(values[1])
+    lone = table.cell(2, 1).paragraphs[0].add_run("32,000")
+    lone.add_break()
+    lone.add_text("3,508")
+    table.cell(2, 0).paragraphs[0].add_run("Tax").add_tab()
+    table.cell(2, 0).paragraphs[0].add_run("band")
+    doc = extract(document)
+    assert doc.text.splitlines() == [
+        "| 2006 | 2007",
+        "Gross Income | 17,542 | 17,542",
+        "Net Cash Income | 16,717 | 17,542",
+        "Tax band | 32,000 3,508 |",
+    ]
+    assert "54232" not in doc.text and len(doc.tables) == 1 and doc.tables[0].end == len(doc.text)
+
+
+def test_merged_cells_appear_once_and_nested_tables_are_kept() -> None:
+    document = docx.Document()
+    table = document.add_table(rows=3, cols=3)
+    table.cell(0, 0).merge(table.cell(0, 2)).text = "Full name (as per passport)"
+    table.cell(1, 0).merge(table.cell(2, 0)).text = "Attach photo here"
+    table.cell(1, 1).text, table.cell(1, 2).text = "Day", "Month"
+    inner = table.cell(2, 1).add_table(rows=2, cols=2)
+    for r, c, text in ((0, 0, "Father"), (0, 1, "Lisbon"), (1, 0, "Mother"), (1, 1, "Porto")):
+        inner.cell(r, c).text = text
+    table.cell(2, 2).text = "Year"
+    doc = extract(document)
+    assert doc.text.count("Full name") == 1 and doc.text.count("Attach photo here") == 1
+    assert doc.text.splitlines() == [
+        "Full name (as per passport)",
+        "Attach photo here | Day | Month",
+        "| Father; Lisbon Mother; Porto | Year",
+    ]
+
+
+def test_content_controls_smart_tags_and_revisions() -> None:
+    document = docx.Document()
+    add_xml(
+        document,
+        '<w:sdt><w:sdtPr><w:alias w:val="Tip"/></w:sdtPr><w:sdtContent><w:p><w:r><w:t>Tip inside a block control.'
+        "</w:t></w:r></w:p><w:sdt><w:sdtContent><w:p><w:r><w:t>Nested control.</w:t></w:r></w:p></w:sdtContent></w:sdt>"
+        "</w:sdtContent></w:sdt>",
+    )
+    add_xml(
+        document,
+        '<w:p><w:r><w:t xml:space="preserve">Consulate in </w:t></w:r><w:smartTag w:uri="urn:places" w:element="City">'
+        '<w:r><w:t>San Francisco</w:t></w:r></w:smartTag><w:r><w:t xml:space="preserve">, </w:t></w:r><w:sdt><w:sdtPr/>'
+        '<w:sdtContent><w:r><w:t>[Company]</w:t></w:r></w:sdtContent></w:sdt><w:ins w:id="1" w:author="a"><w:r>'
+        '<w:t xml:space="preserve"> added</w:t></w:r></w:ins><w:del w:id="2" w:author="a"><w:r><w:delText> removed'
+        '</w:delText></w:r></w:del><w:hyperlink><w:r><w:t xml:space="preserve"> linked</w:t></w:r></w:hyperlink>'
+        '<w:fldSimple w:instr=" PAGE "><w:r><w:t xml:space="preserve"> 7</w:t></w:r></w:fldSimple></w:p>',
+    )
+    doc = extract(document)
+    assert paragraphs(doc.text) == [
+        "Tip inside a block control.",
+        "Nested control.",
+        "Consulate in San Francisco, [Company] added linked 7",
+    ]
+
+
+def test_heading_levels_from_styles_names_and_outline_levels() -> None:
+    document = docx.Document()
+    custom = document.styles.add_style("Abschnitt", WD_STYLE_TYPE.PARAGRAPH)  # a heading style in another language
+    custom.element.get_or_add_pPr().append(parse_xml(f'<w:outlineLvl {NS} w:val="0"/>'))
+    derived = document.styles.add_style("Abschnitt blau", WD_STYLE_TYPE.PARAGRAPH)
+    derived.base_style = custom
+    document.add_paragraph("Worldview Essay", style="Title")
+    document.add_paragraph("Intro under the title.")
+    document.add_heading("Body", level=1)
+    document.add_heading("Body Paragraphs", level=2)
+    document.add_heading("Your worldview", level=3)
+    document.add_paragraph("Epistemology is about knowledge.")
+    document.add_paragraph("Anhang", style="Abschnitt")
+    document.add_paragraph("Notes in the appendix.")
+    document.add_paragraph("Quellen", style="Abschnitt blau")
+    add_xml(document, '<w:p><w:pPr><w:outlineLvl w:val="1"/></w:pPr><w:r><w:t>Online</w:t></w:r></w:p>')
+    document.add_paragraph("Links to sources.")
+    table = document.add_table(rows=1, cols=1)
+    table.cell(0, 0).paragraphs[0].style = document.styles["Heading 2"]
+    table.cell(0, 0).paragraphs[0].add_run("Form heading in a cell")
+    doc = extract(document)
+    assert section_of(doc, "Intro under") == "Worldview Essay"
+    assert section_of(doc, "Epistemology") == "Body > Body Paragraphs > Your worldview"
+    assert section_of(doc, "Notes in") == "Anhang"
+    assert section_of(doc, "Links to") == "Quellen > Online"
+    assert "Form heading in a cell" in doc.text and all("Form heading" not in s.path for s in doc.sections)
+
+
+def test_deeply_nested_tables_need_no_recursion() -> None:
+    document = docx.Document()
+    table = document.add_table(rows=1, cols=1)
+    for depth in range(60):
+        table.cell(0, 0).text = f"level{depth}"
+        table = table.cell(0, 0).add_table(rows=1, cols=1)
+    buffer = io.BytesIO()
+    document.save(buffer)
+    limit = sys.getrecursionlimit()
+    sys.setrecursionlimit(len(inspect.stack()) + 80)  # far fewer frames than 60 nested tables would take recursively
+    try:
+        results = list(load_extracted(Path("x.docx"), buffer.getvalue()))
+    finally:
+        sys.setrecursionlimit(limit)
+    assert isinstance(results[0], Document) and results[0].text.split() == [f"level{d}" for d in range(60)]

@@ -1,0 +1,244 @@
+"""HTML extraction: the article's text without the page around it, with the structure citations need (heading paths,
+table rows, line breaks, no invented spaces). Pages are generated here, article-sized: trafilatura, which decides
+what is content, judges tiny pages differently from real ones."""
+
+from __future__ import annotations
+
+import random
+from pathlib import Path
+
+import pytest
+
+from rag.ingest.formats.extracted import load_extracted
+from rag.ingest.formats.html import MAX_HTML_DEPTH
+from rag.types import Document, SkippedFile
+
+SUBJECTS = ["The survey team", "Each lighthouse keeper", "The harbour council", "A visiting engineer", "The ferry crew"]
+VERBS = ["measured", "repainted", "documented", "inspected", "rebuilt", "questioned", "catalogued", "surveyed"]
+OBJECTS = ["the northern breakwater", "the copper tide gauges", "every signal lamp on the pier", "the old boathouse"]
+TIMES = ["before the spring storms", "during the night shift", "over three cold weeks", "after the annual regatta"]
+
+
+def prose(topic: str, sentences: int, seed: int) -> str:
+    """Varied, article-like sentences about ``topic`` (deterministic)."""
+    rng = random.Random(f"{topic}-{seed}")
+    return " ".join(
+        f"{rng.choice(SUBJECTS)} {rng.choice(VERBS)} {rng.choice(OBJECTS)} near {topic} {rng.choice(TIMES)}, "
+        f"and noted {rng.randint(2, 950)} details in report {seed}-{i}."
+        for i in range(sentences)
+    )
+
+
+def paragraphs(topic: str, count: int, seed: int = 0) -> str:
+    return "\n".join(f"<p>{prose(topic, 4, seed * 100 + i)}</p>" for i in range(count))
+
+
+NAV = (
+    '<nav class="menu"><ul>'
+    + "".join(f'<li><a href="/{w.lower()}">{w}</a></li>' for w in ["Home", "Harbour news", "Timetables", "Contact"])
+    + "</ul></nav>"
+)
+FOOTER = (
+    '<footer class="site-footer"><p>Copyright 2024 Harbour Gazette Ltd. All rights reserved.</p>'
+    '<ul><li><a href="/privacy">Privacy policy</a></li><li><a href="/imprint">Imprint</a></li></ul></footer>'
+)
+COOKIES = (
+    '<div id="cookie-banner" class="cookie-consent"><p>We use cookies to improve your reading experience.</p>'
+    "<button>Accept all cookies</button></div>"
+)
+
+
+def page(title: str, body: str, *, head: str = "", around: bool = True) -> str:
+    """A whole page: <head> with a <title>, the site's header, menu, footer and cookie banner around ``body``."""
+    site = '<header class="site"><a href="/">Harbour Gazette</a></header>' + NAV if around else ""
+    end = FOOTER + COOKIES if around else ""
+    return (
+        f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{title} | Harbour Gazette</title>{head}'
+        f"</head><body>{site}{body}{end}</body></html>"
+    )
+
+
+def extract(html: str | bytes) -> Document:
+    data = html.encode("utf-8") if isinstance(html, str) else html
+    results = list(load_extracted(Path("x.html"), data))
+    documents = [r for r in results if isinstance(r, Document)]
+    assert len(documents) == 1, results
+    return documents[0]
+
+
+def skip_reason(html: str | bytes) -> str:
+    data = html.encode("utf-8") if isinstance(html, str) else html
+    results = list(load_extracted(Path("x.html"), data))
+    assert len(results) == 1 and isinstance(results[0], SkippedFile), results
+    return results[0].reason
+
+
+def path_of(doc: Document, text: str) -> str:
+    """The heading path of the section holding ``text``."""
+    at = doc.text.index(text)
+    return next(s.path for s in doc.sections if s.start <= at < s.end)
+
+
+def article_page() -> str:
+    """A long post with nested headings, a table, a bold pseudo-heading, line breaks, code and inline markup."""
+    table = (
+        "<table><caption>Tide gauge readings</caption><thead><tr><th>Gauge</th><th>Height (m)</th></tr></thead>"
+        "<tbody><tr><td>North pier</td><td>4.2</td></tr><tr><td>South pier</td><td>3.9</td></tr></tbody></table>"
+    )
+    body = (
+        '<div class="toc"><h2>Contents</h2><ul><li><a href="#history">History</a></li>'
+        '<li><a href="#repairs">Repairs</a></li></ul></div>'
+        f"<article><h1>Restoring the Vennholm breakwater</h1>{paragraphs('Vennholm', 3, 1)}"
+        f'<h2 id="history">History of the pier</h2>{paragraphs("the old pier", 2, 2)}'
+        "<p>The pier was built by <a href='/people/tollan'>Aske Tollan</a>. Later, <em>Maren Holt</em>, "
+        "the harbour master, extended it (see <a href='/maps'>the 1902 map</a>).</p>"
+        f"<h3>Early surveys</h3>{paragraphs('the early surveys', 2, 3)}"
+        f'<h2 id="repairs">Repairs and measurements</h2>{paragraphs("the repairs", 2, 4)}'
+        f"{table}{paragraphs('the readings', 1, 5)}"
+        f"<p><strong>How long will the repairs last?</strong></p>{paragraphs('the forecast', 2, 6)}"
+        "<p>Harbour office<br>Quay Street 4<br>Vennholm</p>"
+        "<pre>tide = read_gauge('north')\nif tide > 4.0:\n    close_gate()</pre>"
+        f"{paragraphs('the closing remarks', 2, 7)}</article>"
+    )
+    return page("Restoring the Vennholm breakwater", body)
+
+
+@pytest.fixture(scope="module")
+def article() -> Document:
+    return extract(article_page())
+
+
+def test_the_real_post_is_found_when_the_first_article_is_a_sidebar_teaser() -> None:
+    teaser = (
+        '<div class="sidebar"><article class="teaser"><h2><a href="/other">Ferry timetable changes</a></h2>'
+        "<p>Winter ferries leave earlier from quay two.</p></article></div>"
+    )
+    post = f'<div class="content"><article><h1>The Skarv lighthouse log</h1>{paragraphs("Skarv", 6, 9)}</article></div>'
+    doc = extract(page("The Skarv lighthouse log", teaser + post))
+    assert doc.text.startswith("The Skarv lighthouse log\n\n")
+    assert prose("Skarv", 4, 900) in doc.text and prose("Skarv", 4, 905) in doc.text
+    for boilerplate in ["Winter ferries", "Ferry timetable", "Harbour news", "Timetables", "Copyright 2024"]:
+        assert boilerplate not in doc.text
+
+
+def test_a_header_inside_the_article_keeps_its_title_as_the_root_of_every_section_path() -> None:
+    body = (
+        "<article><header><h1>Counting seals at Orrin</h1><p>Why the colony doubled in ten years</p></header>"
+        f"{paragraphs('Orrin', 3, 11)}<h2>Method</h2>{paragraphs('the counting method', 3, 12)}</article>"
+    )
+    doc = extract(page("Counting seals at Orrin", body))
+    assert doc.text.startswith("Counting seals at Orrin\n\nWhy the colony doubled in ten years\n\n")
+    assert doc.text.count("Counting seals at Orrin") == 1
+    assert doc.sections and all(s.path.startswith("Counting seals at Orrin") for s in doc.sections)
+    assert path_of(doc, prose("the counting method", 4, 1200)) == "Counting seals at Orrin > Method"
+
+
+def test_a_themes_site_name_h1_is_not_taken_for_the_article_title() -> None:
+    body = (
+        '<div class="branding"><h1 class="site-title">Harbour Gazette</h1></div>'
+        f'<article><h2 class="entry-title">Counting seals at Orrin</h2>{paragraphs("Orrin", 5, 13)}</article>'
+    )
+    doc = extract(
+        page("Counting seals at Orrin", body, head='<meta property="og:title" content="Counting seals at Orrin">')
+    )
+    assert {s.path for s in doc.sections} == {"Counting seals at Orrin"} and "Harbour Gazette" not in doc.text
+
+
+def test_br_and_pre_line_breaks_are_kept(article: Document) -> None:
+    assert "Harbour office\nQuay Street 4\nVennholm" in article.text
+    assert "tide = read_gauge('north')\nif tide > 4.0:\nclose_gate()" in article.text
+
+
+def test_no_space_is_inserted_around_inline_tags(article: Document) -> None:
+    expected = "built by Aske Tollan. Later, Maren Holt, the harbour master, extended it (see the 1902 map)."
+    assert expected in article.text
+
+
+def test_menus_contents_footer_and_cookie_banner_are_left_out(article: Document) -> None:
+    for boilerplate in ["Harbour news", "Timetables", "Contents", "Copyright 2024", "Privacy policy", "cookies"]:
+        assert boilerplate not in article.text
+    assert article.title == "Restoring the Vennholm breakwater | Harbour Gazette"
+
+
+def test_a_table_keeps_its_rows_and_its_section(article: Document) -> None:
+    assert len(article.tables) == 1
+    table = article.tables[0]
+    assert article.text[table.start : table.end] == "Gauge | Height (m)\nNorth pier | 4.2\nSouth pier | 3.9"
+    assert "Tide gauge readings\n\nGauge | Height (m)" in article.text  # the caption, just before it
+    assert path_of(article, "North pier | 4.2") == "Restoring the Vennholm breakwater > Repairs and measurements"
+
+
+def test_nested_headings_give_section_paths(article: Document) -> None:
+    title = "Restoring the Vennholm breakwater"
+    assert article.text.startswith(title + "\n\n")
+    assert path_of(article, prose("Vennholm", 4, 100)) == title
+    assert path_of(article, prose("the old pier", 4, 200)) == f"{title} > History of the pier"
+    assert path_of(article, prose("the early surveys", 4, 300)) == f"{title} > History of the pier > Early surveys"
+    assert path_of(article, prose("the repairs", 4, 400)) == f"{title} > Repairs and measurements"
+
+
+def test_a_short_bold_paragraph_opens_a_section_below_the_last_heading(article: Document) -> None:
+    expected = "Restoring the Vennholm breakwater > Repairs and measurements > How long will the repairs last?"
+    assert path_of(article, prose("the forecast", 4, 600)) == expected
+
+
+def test_repeated_extraction_gives_the_same_text_and_spans(article: Document) -> None:
+    seals = page("Counting seals", f"<article><h1>Counting seals</h1>{paragraphs('Orrin', 5, 3)}</article>")
+    first_seals = extract(seals)
+    for _ in range(2):  # interleaved with another page: no cache of trafilatura's may drop text seen before
+        again = extract(article_page())
+        assert (again.text, again.sections, again.tables) == (article.text, article.sections, article.tables)
+        assert extract(seals).text == first_seals.text
+
+
+def test_if_main_content_detection_fails_the_page_is_still_walked(monkeypatch: pytest.MonkeyPatch) -> None:
+    import trafilatura
+
+    def explode(*args, **kwargs):
+        raise RuntimeError("heuristic fell over")
+
+    monkeypatch.setattr(trafilatura, "bare_extraction", explode)
+    body = (
+        "<main><article><header><h1>Counting seals at Orrin</h1><p>Why the colony doubled in ten years</p></header>"
+        f"{paragraphs('Orrin', 2, 11)}"
+        f"<h2>Method</h2>{paragraphs('the counting method', 2, 12)}</article></main>"
+    )
+    doc = extract(page("Counting seals at Orrin", body))
+    assert doc.text.startswith("Counting seals at Orrin\n\nWhy the colony doubled in ten years\n\n")  # its <header>
+    assert path_of(doc, prose("the counting method", 4, 1200)) == "Counting seals at Orrin > Method"
+    for boilerplate in ["Harbour Gazette", "Harbour news", "Copyright 2024"]:
+        assert boilerplate not in doc.text
+
+
+def test_a_page_too_small_for_main_content_detection_is_walked_plainly() -> None:
+    doc = extract(page("Note", "<main><h1>Note</h1><p>The gate closes at nine.</p></main>"))
+    assert doc.text == "Note\n\nThe gate closes at nine."
+
+
+def nested(depth: int, inner: str) -> str:
+    return "<html><body>" + "<div>" * depth + inner + "</div>" * depth + "</body></html>"
+
+
+def test_deep_pages_are_walked_without_recursion_and_pages_past_the_parsers_depth_are_refused() -> None:
+    text = prose("the well", 12, 1)
+    assert extract(nested(MAX_HTML_DEPTH - 100, f"<p>{text}</p>")).text == text  # far past Python's recursion limit
+    for depth in (3_000, 5_000):
+        reason = skip_reason(nested(depth, "The well is dry."))
+        assert reason.startswith(f"elements nested {depth:,} deep; pages nested over {MAX_HTML_DEPTH:,} deep")
+    # inline tags left open are not counted before parsing; the parser's own limit catches them
+    assert "nested over 2,048 deep" in skip_reason("<html><body><p>x" + "<b>" * 3_000 + "deep</p></body></html>")
+
+
+def test_a_charset_declared_after_a_long_head_is_honoured() -> None:
+    script = f"<script>{'var x = 1;' * 600}</script>"  # the declaration comes 6 kB into the page
+    html = page("Café", f"<article><h1>Café Grünwald</h1>{paragraphs('the café', 4, 2)}</article>").replace(
+        '<meta charset="utf-8">', script + '<meta http-equiv="Content-Type" content="text/html; charset={}">'
+    )
+    assert extract(html.format("iso-8859-1").encode("iso-8859-1")).text.startswith("Café Grünwald\n\n")
+    broken = html.format("utf-8").encode("utf-8").replace("Grünwald".encode(), b"Gr\xfcnwald")
+    assert skip_reason(broken).startswith("declares charset utf-8 but byte")
+
+
+def test_an_xhtml_page_with_an_xml_declaration_is_read() -> None:
+    html = '<?xml version="1.0" encoding="utf-8"?>\n' + page("Tides", f"<h1>Tides</h1>{paragraphs('tides', 3)}")
+    assert extract(html).text.startswith("Tides\n\n")

@@ -1,0 +1,205 @@
+"""What the text *is*, not only where it is: legacy encodings decoded right, ligatures and compatibility forms
+folded for search while shown text stays exact, PDF running headers and footers kept out of passages, CR-only
+line ends counted, and files that did not change not extracted again. Fixtures are made here."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from conftest import write_bytes
+
+from rag.index.build import build_index
+from rag.index.lexical import LexicalTokenizer
+from rag.index.reader import open_index
+from rag.ingest.decoding import decode_bytes
+from rag.ingest.loading import load_corpus
+from rag.search.citation import span_in
+from rag.search.searcher import Searcher
+from rag.textforms import searchable, searchable_with_offsets
+from rag.types import Chunk
+
+LEGACY_TEXTS = {
+    "latin_1": "Le château se trouve au coeur de la vallée. Les élèves ont visité le musée à pied, où ils ont "
+    "découvert des oeuvres célèbres. Après le déjeuner, ils sont allés à la forêt près du lac, où l'on pêche des "
+    "truites. Le garçon a reçu un prix très spécial pour son travail.",
+    "cp1252": "Die Schüler der Deutschen Schule haben am Wochenende einen Ausflug gemacht. „Das Wetter war "
+    "großartig“, sagte die Lehrerin – und die Fahrkarte kostete nur 12 €. Später gab es Kaffee und Kuchen für alle "
+    "Beteiligten, und die Gäste aus Österreich waren begeistert.",
+    "cp1250": "Wczoraj w Łodzi odbyła się konferencja naukowa poświęcona zmianom klimatu. Uczestnicy zwrócili "
+    "uwagę, że średnia temperatura w Polsce rośnie, a opady śniegu są coraz rzadsze. Według ekspertów źródłem "
+    "problemu jest spalanie węgla, którego zużycie wciąż jest wysokie.",
+    "cp1251": "Вчера в Москве прошла научная конференция, посвящённая изменению климата. Участники отметили, что "
+    "средняя температура в России растёт, а зимы становятся всё теплее. По мнению экспертов, главная причина — "
+    "сжигание угля и нефти, потребление которых остаётся высоким.",
+    "iso8859_7": "Χθες στην Αθήνα πραγματοποιήθηκε επιστημονικό συνέδριο για την κλιματική αλλαγή. Οι "
+    "συμμετέχοντες τόνισαν ότι η μέση θερμοκρασία στην Ελλάδα αυξάνεται και ότι τα καλοκαίρια γίνονται όλο και πιο "
+    "ζεστά. Σύμφωνα με τους ειδικούς, η κύρια αιτία είναι η καύση άνθρακα.",
+    "iso8859_9": "Dün İstanbul'da iklim değişikliği üzerine bilimsel bir konferans düzenlendi. Katılımcılar, "
+    "Türkiye'de ortalama sıcaklığın arttığını ve yazların giderek daha sıcak geçtiğini vurguladı. Uzmanlara göre "
+    "asıl neden kömür ve petrol yakılması; tüketim hâlâ çok yüksek.",
+    "koi8_r": "Вчера в Санкт-Петербурге открылась выставка современного искусства. Посетители смогли увидеть "
+    "работы молодых художников из разных городов страны. Организаторы рассказали, что выставка продлится до конца "
+    "месяца, а вход для студентов будет бесплатным.",
+    "shift_jis": "昨日、東京で気候変動に関する学術会議が開催されました。参加者は、日本の平均気温が上昇しており、夏が"
+    "ますます暑くなっていると指摘しました。専門家によると、主な原因は石炭と石油の燃焼であり、その消費量は依然として"
+    "高い水準にあります。",
+    "euc_jp": "京都の古いお寺では、毎年秋になると多くの観光客が紅葉を見に訪れます。地元の人々は、静かな朝の時間に"
+    "散歩をするのが好きだと話しています。お寺の近くには伝統的な和菓子の店があり、抹茶と一緒に楽しむことができます。",
+}
+
+
+@pytest.mark.parametrize("encoding", sorted(LEGACY_TEXTS))
+def test_each_legacy_encoding_is_decoded_to_the_text_that_was_encoded(encoding: str) -> None:
+    text = LEGACY_TEXTS[encoding]
+    decoded, used = decode_bytes(text.encode(encoding))
+    assert decoded == text, f"decoded as {used}"
+
+
+def test_an_xml_declaration_names_the_encoding(tmp_path: Path) -> None:
+    body = "<rss><title>Вести</title><description>Погода в Москве: тепло и солнечно, без осадков.</description></rss>"
+    write_bytes(tmp_path / "feed.xml", b'<?xml version="1.0" encoding="koi8-r"?>\n' + body.encode("koi8_r"))
+    [document] = load_corpus([tmp_path]).documents
+    assert document.encoding == "koi8-r"
+    assert "Погода в Москве" in document.text
+
+
+def test_searchable_form_folds_ligatures_spaces_and_invisible_characters() -> None:
+    assert searchable("the \ufb01le and the \ufb02ow") == "the file and the flow"
+    assert (
+        searchable("non\u00a0breaking soft\u00adhyphen zero\u200bwidth ＡＢＣ")
+        == "non breaking softhyphen zerowidth ABC"
+    )
+    assert searchable("minus\x00sign") == "minus sign"
+    folded, offsets = searchable_with_offsets("a \ufb01ne day")
+    assert folded == "a fine day"
+    assert folded[offsets[2] : offsets[5]] == "fine"  # "\ufb01ne" is characters 2..4 of the source
+
+
+def test_bm25_and_embedded_text_see_the_folded_form_while_the_shown_text_stays_exact() -> None:
+    tokens = LexicalTokenizer("en")
+    assert tokens("The \ufb01le was saved") == tokens("The file was saved")
+    chunk = Chunk("d", 0, 10, 25, "a \ufb01ne\u00a0day.", 1, 1, 5, context="Title")
+    assert chunk.embed_text == "Title\na fine day."
+    start, end = chunk.embed_span(12, 15)  # "\ufb01ne" in the source's coordinates
+    assert chunk.embed_text[start:end] == "fine"
+
+
+def test_a_plain_text_file_with_ligatures_is_found_by_plain_words_and_cited_byte_exact(
+    tmp_path: Path, standin_settings, standin_embedder
+) -> None:
+    corpus = tmp_path / "docs"
+    text = "The of\ufb01cial \ufb01ling deadline for the harbour permit is the ﬁfth of March.\n"
+    write_bytes(corpus / "permit.txt", text.encode("utf-8"))
+    write_bytes(corpus / "other.txt", b"Orchards in the valley bloom in April, weeks before the harbour opens.\n")
+    index_dir = tmp_path / "index"
+    build_index([corpus], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    with Searcher(open_index(index_dir, standin_settings), standin_embedder, standin_settings) as searcher:
+        [hit] = searcher.search("official filing deadline", k=1, mode="bm25")
+        assert hit.citation.source.endswith("permit.txt")
+        assert hit.text == text.strip()  # shown as the file has it, ligatures and all
+        assert searcher.document_text(hit.citation.doc_id)[hit.citation.start : hit.citation.end] == hit.text
+
+
+def _dejavu() -> str:
+    matplotlib = pytest.importorskip("matplotlib")
+    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
+
+
+def make_journal_pdf(path: Path, pages: int = 6) -> Path:
+    """A paper whose every page carries a running header (journal name), a footer with the page number, and body
+    text with the fi and fl ligature characters."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_font("DejaVu", fname=_dejavu())
+    topics = ["otters", "kettles", "lighthouses", "bridges", "orchards", "glaciers", "ferries", "beacons"]
+    for number in range(1, pages + 1):
+        pdf.add_page()
+        pdf.set_font("DejaVu", size=9)
+        pdf.set_xy(10, 8)
+        pdf.cell(0, 5, "Journal of Coastal Engineering, Vol. 12 (2019)")
+        pdf.set_font("DejaVu", size=11)
+        pdf.set_xy(10, 30)
+        topic = topics[(number - 1) % len(topics)]
+        pdf.multi_cell(
+            0, 6, f"Section {number}. The \ufb01eld survey of {topic} found that the \ufb02ow of water through the "
+            f"harbour changes with the tide; each of\ufb01cial record lists the {topic} by district."
+        )  # fmt: skip
+        pdf.set_font("DejaVu", size=9)
+        pdf.set_xy(10, 280)
+        pdf.cell(0, 5, f"Page {number} of {pages}")
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_bytes(bytes(pdf.output()))
+    return path
+
+
+def test_pdf_ligatures_are_folded_and_running_headers_and_footers_stay_out_of_passages(
+    tmp_path: Path, standin_settings, standin_embedder
+) -> None:
+    make_journal_pdf(tmp_path / "docs" / "paper.pdf")
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "field survey" in document.text and "flow of water" in document.text and "official record" in document.text
+    assert "\ufb01" not in document.text and "\ufb02" not in document.text
+    assert "Journal of Coastal Engineering" not in document.text
+    assert "Page 3 of 6" not in document.text
+    assert [page.number for page in document.pages] == [1, 2, 3, 4, 5, 6]
+    index_dir = tmp_path / "index"
+    build_index([tmp_path / "docs"], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    with Searcher(open_index(index_dir, standin_settings), standin_embedder, standin_settings) as searcher:
+        hits = searcher.search("Journal of Coastal Engineering glaciers", k=5, mode="bm25")
+        assert hits and hits[0].citation.page == 6  # the glaciers page, not every page's header
+        assert all("Journal of Coastal" not in hit.text for hit in hits)
+
+
+def test_a_short_pdf_keeps_all_its_lines(tmp_path: Path) -> None:
+    """Under four pages nothing counts as a running line: a three-page memo's repeated lines are its content."""
+    make_journal_pdf(tmp_path / "docs" / "memo.pdf", pages=3)
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert document.text.count("Journal of Coastal Engineering") == 3
+
+
+@pytest.mark.parametrize("newline", ["\r", "\r\n", "\n"])
+def test_line_numbers_count_cr_only_crlf_and_lf_line_ends(
+    tmp_path: Path, newline: str, standin_settings, standin_embedder
+) -> None:
+    lines = [f"Line {n}: the ferry to island {n} leaves at {n} o'clock from pier {n}." for n in range(1, 41)]
+    write_bytes(tmp_path / "docs" / "ferries.txt", newline.join(lines).encode("ascii"))
+    index_dir = tmp_path / "index"
+    build_index([tmp_path / "docs"], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    with Searcher(open_index(index_dir, standin_settings), standin_embedder, standin_settings) as searcher:
+        [hit] = searcher.search("ferry to island 37", k=1, mode="bm25")
+        text = searcher.document_text(hit.citation.doc_id)
+        assert "Line 37:" in hit.text
+        first_line = text[: hit.citation.start].count(newline) + 1
+        assert hit.citation.line_start == first_line > 30
+        cited = span_in(text, hit.citation.start, hit.citation.end)
+        assert (cited.line_start, cited.line_end) == (hit.citation.line_start, hit.citation.line_end)
+
+
+def test_a_sync_that_changes_nothing_does_not_extract_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, standin_settings, standin_embedder
+) -> None:
+    import rag.ingest.formats.extracted as extracted
+
+    docs = tmp_path / "docs"
+    make_journal_pdf(docs / "one.pdf")
+    make_journal_pdf(docs / "two.pdf", pages=5)
+    calls: list[str] = []
+    real_extract = extracted.extract_pdf
+
+    def counting(source: str, data: bytes, builder):
+        calls.append(Path(source).name)
+        return real_extract(source, data, builder)
+
+    monkeypatch.setattr(extracted, "extract_pdf", counting)
+    index_dir = tmp_path / "index"
+    first = build_index([docs], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    assert sorted(calls) == ["one.pdf", "two.pdf"] and first.added == 2
+    calls.clear()
+    again = build_index([docs], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    assert calls == [] and again.unchanged == 2 and not again.changed
+    make_journal_pdf(docs / "two.pdf", pages=7)
+    changed = build_index([docs], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    assert calls == ["two.pdf"] and changed.updated == 1 and changed.unchanged == 1
