@@ -8,6 +8,8 @@ questions over the same files, ``benchmarks/realdocs/questions.jsonl``. The docu
 copied into the project. Answers are compared as the set's README says: Unicode NFKC on both sides, white space
 collapsed. Prints:
 
+- indexed: an answer is in the text the index holds for the question's source (extraction kept it);
+- source@3: a passage of the question's source is in the top 3;
 - found@1 / found@3: a passage of the question's source within the top 1 / 3 contains an answer;
 - page right (PDF questions): the first such passage cites one of the question's pages;
 - section right: the first such passage's heading path is the question's ``section``;
@@ -46,8 +48,9 @@ OWN_QUESTIONS = ROOT / "benchmarks" / "realdocs" / "questions.jsonl"
 
 
 def normalised(text: str) -> str:
-    """NFKC, white space collapsed: how the set's answers are compared with passages."""
-    return " ".join(unicodedata.normalize("NFKC", text).split())
+    """NFKC, white space collapsed: how the set's answers are compared with passages. Extracted tables join their
+    cells with " | ", where the reference extractors' visible text has white space: the bar counts as a space."""
+    return " ".join(unicodedata.normalize("NFKC", text).replace(" | ", " ").split())
 
 
 @dataclass
@@ -57,22 +60,29 @@ class Outcome:
     id: str
     fmt: str
     found_at: int | None = None
+    source_in_top: bool = False
+    """A passage of the question's source is among the top ``k`` (whether or not it holds the answer)."""
+    indexed: bool = False
+    """An answer is in the text the index holds for the source: extraction kept it."""
     page_right: bool | None = None
     section_right: bool | None = None
     cited: list[str] = field(default_factory=list)
 
 
-def score(question: dict, hits: list[Hit], k: int) -> Outcome:
-    """Where the first passage of the right source holding an answer ranks, and whether it cites the right place."""
+def score(question: dict, hits: list[Hit], k: int, indexed_text: str) -> Outcome:
+    """Where the first passage of the right source holding an answer ranks, and whether it cites the right place;
+    ``indexed_text`` is the source's whole indexed text."""
     sources = question["sources"]
     fmt = sources[0].split("/")[-2] if "/" in sources[0] else "?"
     outcome = Outcome(
         question["id"], fmt, cited=[f"{h.citation.source} p{h.citation.page} {h.citation.section}" for h in hits]
     )
     answers = [normalised(a) for a in question["answers"]]
+    outcome.indexed = any(a in normalised(indexed_text) for a in answers)
     for hit in hits[:k]:
         if not any(hit.citation.source.endswith(s) for s in sources):
             continue
+        outcome.source_in_top = True
         if any(a in normalised(hit.text) for a in answers):
             outcome.found_at = hit.rank
             if question.get("page"):
@@ -81,6 +91,11 @@ def score(question: dict, hits: list[Hit], k: int) -> Outcome:
                 outcome.section_right = normalised(hit.citation.section or "") == normalised(question["section"])
             break
     return outcome
+
+
+def source_text(texts: dict[str, str], sources: list[str]) -> str:
+    """The indexed text of a question's sources (cited as paths ending with them)."""
+    return "\n".join(text for cited, text in texts.items() if any(cited.endswith(s) for s in sources))
 
 
 def span_exact(searcher: Searcher, hit: Hit) -> bool:
@@ -141,7 +156,11 @@ def main() -> None:
         with Searcher(open_index(index_dir, settings), embedder, settings, display_root=args.folder) as searcher:
             answerable = [q for q in questions if not q.get("needs_ocr")]
             results = searcher.search_batch([q["question"] for q in answerable], k=max(args.k, 3), mode=args.mode)
-            outcomes = [score(q, hits, args.k) for q, hits in zip(answerable, results, strict=True)]
+            texts = {d.source: searcher.document_text(d.doc_id) for d in searcher.documents()}
+            outcomes = [
+                score(q, hits, args.k, source_text(texts, q["sources"]))
+                for q, hits in zip(answerable, results, strict=True)
+            ]
             spans = [span_exact(searcher, hit) for hits in results for hit in hits]
     ocr = [q for q in questions if q.get("needs_ocr")]
     ocr_reported = sum(any(s.endswith(src) for s in skipped_sources for src in q["sources"]) for q in ocr)
@@ -151,14 +170,15 @@ def main() -> None:
         f"{report.documents} documents, {report.chunks} passages; build {build_seconds:.1f} s; "
         f"no-change re-sync {resync_seconds:.2f} s"
     )
-    print(f"\n{'format':8} {'questions':>9} {'found@1':>8} {'found@3':>8} {'page right':>10} {'section right':>13}")
+    header = ("format", "questions", "indexed", "source@3", "found@1", "found@3", "page right", "section right")
+    print("\n" + " ".join(f"{h:>{max(8, len(h))}}" if i else f"{h:8}" for i, h in enumerate(header)))
     by_format: dict[str, list[Outcome]] = defaultdict(list)
     for outcome in outcomes:
         by_format[outcome.fmt].append(outcome)
     for fmt, rows in [*sorted(by_format.items()), ("all", outcomes)]:
         print(
-            f"{fmt:8} {len(rows):9} {sum(o.found_at == 1 for o in rows):8} "
-            f"{sum(o.found_at is not None and o.found_at <= 3 for o in rows):8} "
+            f"{fmt:8} {len(rows):9} {sum(o.indexed for o in rows):8} {sum(o.source_in_top for o in rows):8} "
+            f"{sum(o.found_at == 1 for o in rows):8} {sum(o.found_at is not None and o.found_at <= 3 for o in rows):8} "
             f"{ratio([o.page_right for o in rows]):>10} {ratio([o.section_right for o in rows]):>13}"
         )
     found3 = sum(o.found_at is not None and o.found_at <= 3 for o in outcomes)

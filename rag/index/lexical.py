@@ -34,6 +34,15 @@ STEMMERS = {
 }  # fmt: skip
 """Language codes (as in ``Settings.language``) to Snowball stemmers shipped by PyStemmer."""
 
+SCRIPT_STEMMERS = [
+    (re.compile("[\u0370-\u03ff\u1f00-\u1fff]"), "greek"),
+    (re.compile("[\u0400-\u04ff]"), "russian"),
+    (re.compile("[\u0530-\u058f]"), "armenian"),
+    (re.compile("[\u0600-\u06ff]"), "arabic"),
+]
+"""Scripts whose words are stemmed for their language whatever ``RAG_LANGUAGE`` is (a Latin-script language
+setting cannot stem them); matched on a word's first character."""
+
 STOPWORDS = {
     "en": bm25s_stopwords.STOPWORDS_EN, "de": bm25s_stopwords.STOPWORDS_GERMAN,
     "fr": bm25s_stopwords.STOPWORDS_FRENCH, "es": bm25s_stopwords.STOPWORDS_SPANISH,
@@ -46,12 +55,19 @@ STOPWORDS = {
 
 class LexicalTokenizer:
     """Lower-cased words of the searchable form (``rag.textforms``: "ﬁle" is "file"), stemmed and without stop words
-    for ``language``; CJK runs as character bigrams."""
+    for ``language``; words in a script that one language has to itself (Greek, Cyrillic as Russian, Armenian,
+    Arabic) stemmed for that language, so a folder in several languages is not matched on exact forms only; CJK
+    runs as character bigrams."""
 
     def __init__(self, language: str = "en", *, stem: bool = True, stopwords: bool = True) -> None:
         self.language = language
         name = STEMMERS.get(language.split("-")[0].lower()) if stem else None
         self._stemmer = Stemmer.Stemmer(name) if name else None
+        self._script_stemmers = (
+            [(script, Stemmer.Stemmer(algorithm)) for script, algorithm in SCRIPT_STEMMERS if algorithm != name]
+            if stem
+            else []
+        )
         self._stopwords = frozenset(STOPWORDS.get(language.split("-")[0].lower(), ())) if stopwords else frozenset()
 
     def __call__(self, text: str) -> list[str]:
@@ -62,9 +78,23 @@ class LexicalTokenizer:
                 tokens.extend([word] if len(word) == 1 else [word[i : i + 2] for i in range(len(word) - 1)])
             elif word not in self._stopwords:
                 tokens.append(word)
-        if self._stemmer is None:
-            return tokens
-        return [t if _IS_CJK.match(t) else s for t, s in zip(tokens, self._stemmer.stemWords(tokens), strict=True)]
+        groups: dict[Stemmer.Stemmer, list[int]] = {}
+        for position, token in enumerate(tokens):
+            if stemmer := self._stemmer_for(token):
+                groups.setdefault(stemmer, []).append(position)
+        for stemmer, positions in groups.items():
+            for position, stemmed in zip(positions, stemmer.stemWords([tokens[i] for i in positions]), strict=True):
+                tokens[position] = stemmed
+        return tokens
+
+    def _stemmer_for(self, token: str) -> Stemmer.Stemmer | None:
+        """The stemmer of the token's script when that script has one language to itself (Greek, Cyrillic, ...),
+        else the configured language's; none for CJK bigrams."""
+        if token[0] < "\u0370":  # Latin, the common case: no script test
+            return self._stemmer
+        if _IS_CJK.match(token):
+            return None
+        return next((stemmer for script, stemmer in self._script_stemmers if script.match(token)), self._stemmer)
 
 
 class LexicalIndex:

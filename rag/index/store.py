@@ -65,7 +65,7 @@ class DocumentInfo:
 
 
 _DOCUMENT_INFO = (
-    "SELECT d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, length(d.text), "
+    "SELECT d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.n_chars, "
     "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d"
 )
 
@@ -126,7 +126,12 @@ def _migration_3(db: sqlite3.Connection) -> None:
     )
 
 
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3]
+def _migration_4(db: sqlite3.Connection) -> None:
+    """A document's length in characters, counted in Python: SQLite's ``length()`` stops at the first NUL."""
+    db.executescript("ALTER TABLE documents ADD COLUMN n_chars INTEGER; UPDATE documents SET n_chars = length(text);")
+
+
+MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
 
 
 class MetadataStore:
@@ -155,11 +160,12 @@ class MetadataStore:
         """Insert documents and their chunks (under the given ids) in one transaction."""
         with self.db:
             self.db.executemany(
-                "INSERT INTO documents (doc_id, source, encoding, sha256, date, title, body_start, text, format, "
-                "pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents (doc_id, source, encoding, sha256, date, title, body_start, text, n_chars, "
+                "format, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.body_start, d.text, d.format,
+                        d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.body_start, d.text, len(d.text),
+                        d.format,
                         json.dumps([[p.start, p.end, p.number, p.label] for p in d.pages]) if d.pages else None,
                     )
                     for d in documents

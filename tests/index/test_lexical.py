@@ -41,3 +41,11 @@ def test_lexical_ties_are_ordered_by_chunk_id() -> None:
     index = LexicalIndex.build([7, 3, 5], ["same words", "same words", "same words"], LexicalTokenizer("en"))
     _, ids = index.search(["words"], 2)
     assert ids[0].tolist() == [3, 5]
+
+
+def test_words_of_a_script_with_one_language_are_stemmed_for_it_whatever_the_setting() -> None:
+    english = LexicalTokenizer("en")
+    assert english("πίνει αφηγητής") == english("πίνω αφηγητή") == ["πιν", "αφηγητ"]
+    assert english("остеопорозом") == english("остеопороза") == ["остеопороз"]
+    assert english("The files") == ["file"]  # Latin words keep the configured language's stemmer
+    assert LexicalTokenizer("en", stem=False)("πίνει files") == ["πίνει", "files"]

@@ -209,3 +209,14 @@ def test_a_read_only_open_of_a_missing_store_fails_and_creates_nothing(tmp_path:
     with pytest.raises(sqlite3.OperationalError):
         MetadataStore(tmp_path / "missing.sqlite", read_only=True)
     assert not (tmp_path / "missing.sqlite").exists()
+
+
+def test_a_document_length_counts_characters_past_a_nul(tmp_path: Path) -> None:
+    """SQLite's length() stops at the first NUL; the listing's n_chars must not."""
+    text = "before\x00after the nul, twenty-nine"
+    store = MetadataStore(tmp_path / "nul.sqlite")
+    doc = document("n", "/corpus/n.txt", text)
+    store.add([doc], chunks_of(doc), list(range(len(chunks_of(doc)))))
+    assert store.document("n").n_chars == len(text) == 33
+    assert store.document_text("n") == text
+    store.close()
