@@ -184,9 +184,9 @@ def _main_content(tree: HtmlElement) -> list[Event]:
     """The page's main content, as trafilatura sees it, walked in the page's own elements: the smallest element
     holding 90% of the blocks trafilatura kept, each block, table and heading of it kept only when trafilatura kept
     its text. Empty when trafilatura finds nothing or fails (any failure: the page is then walked plainly)."""
-    try:
-        from trafilatura import bare_extraction
+    from trafilatura import bare_extraction  # a broken install fails loudly (the file is reported), not silently
 
+    try:
         result = bare_extraction(tree, **_TRAFILATURA_OPTIONS)  # works on a copy: our tree stays whole
     except Exception as exc:  # a bug or limit in a third-party heuristic must not lose the page
         logger.warning("main-content detection failed (%s: %s); reading the whole page", type(exc).__name__, exc)
