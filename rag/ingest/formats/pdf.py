@@ -26,7 +26,7 @@ _UNMAPPED_LIGATURE = re.compile(r"(?<=[A-Za-z])[\x0b-\x0f]|[\x0b-\x0f](?=[a-z])"
 
 def extract_pdf(source: str, data: bytes, builder: TextBuilder) -> list[SkippedFile]:
     """Pages in physical order, running headers and footers left out; a page without text is left out and returned
-    as ``file#page=N`` to report."""
+    as ``file#page=N`` to report. PDFium is not thread-safe: call this from one thread at a time (indexing does)."""
     import pypdfium2 as pdfium
 
     document = _open_pdf(data)
