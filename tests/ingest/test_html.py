@@ -210,6 +210,32 @@ def test_if_main_content_detection_fails_the_page_is_still_walked(monkeypatch: p
         assert boilerplate not in doc.text
 
 
+def test_a_page_past_the_element_limit_is_walked_plainly_without_main_content_detection(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """trafilatura's time grows with the square of the element count: a huge page is read without it."""
+    import trafilatura
+
+    import rag.ingest.formats.html as html_format
+
+    def refuse(*args, **kwargs):
+        raise AssertionError("main-content detection must not run on a page past the element limit")
+
+    body = (
+        "<main><article><h1>Counting seals at Orrin</h1>"
+        f"{paragraphs('Orrin', 2, 11)}<h2>Method</h2>{paragraphs('the counting method', 2, 12)}</article></main>"
+    )
+    from lxml import html as lxml_html
+
+    elements = sum(1 for _ in lxml_html.document_fromstring(page("Counting seals", body)).iter())
+    monkeypatch.setattr(html_format, "MAX_MAIN_CONTENT_ELEMENTS", elements - 1)
+    monkeypatch.setattr(trafilatura, "bare_extraction", refuse)
+    doc = extract(page("Counting seals", body))
+    assert path_of(doc, prose("the counting method", 4, 1200)) == "Counting seals at Orrin > Method"
+    for boilerplate in ["Harbour Gazette", "Harbour news", "Copyright 2024"]:
+        assert boilerplate not in doc.text
+
+
 def test_a_page_too_small_for_main_content_detection_is_walked_plainly() -> None:
     doc = extract(page("Note", "<main><h1>Note</h1><p>The gate closes at nine.</p></main>"))
     assert doc.text == "Note\n\nThe gate closes at nine."
