@@ -78,6 +78,13 @@ class Settings(BaseSettings):
         description="At most this many characters of text are indexed per file (about 1,000 pages); the rest is cut "
         "and the cut reported.",
     )
+    max_extract_seconds: float = Field(
+        120.0,
+        ge=0.0,
+        description="A PDF, HTML or DOCX file whose extraction takes longer than this is stopped and reported "
+        "(extraction runs in a child process, which a hang or crash cannot take down); 0 extracts in-process, "
+        "without a limit.",
+    )
     max_decompressed_bytes: int = Field(
         200_000_000,
         ge=1,

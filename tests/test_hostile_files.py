@@ -198,8 +198,9 @@ def test_an_unexpected_error_in_one_file_is_reported_and_the_rest_loaded(
         raise RuntimeError("the parser fell over")
 
     monkeypatch.setattr("rag.ingest.formats.extracted.extract_html", explode)
-    assert reasons(corpus)["report.html"] == "could not be read (RuntimeError: the parser fell over)"
-    assert loaded_sources(corpus) == {"notes/harbour.txt", "notes/orchard.md"}
+    in_process = LoadLimits(max_extract_seconds=0)  # the patch reaches this process only (see test_worker.py)
+    assert reasons(corpus, in_process)["report.html"] == "could not be read (RuntimeError: the parser fell over)"
+    assert loaded_sources(corpus, in_process) == {"notes/harbour.txt", "notes/orchard.md"}
 
 
 # DOCX zip bombs -------------------------------------------------------------------------------------------------

@@ -17,17 +17,17 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.ingest.decoding import UndecodableFileError, decode_bytes, parse_date_header
-from rag.ingest.formats.extracted import load_extracted
 from rag.ingest.formats.markdown import markdown_structure
 from rag.ingest.reading import (
     LoadLimits,
     display_path,
+    failure_report,
     file_doc_id,
     open_regular_file,
     os_reason,
     read_regular_file,
-    shorten,
 )
+from rag.ingest.worker import extract_within_limit
 from rag.types import Document, SkippedFile, UnchangedFile
 
 Loaded = Document | SkippedFile | UnchangedFile
@@ -134,8 +134,7 @@ def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str
         return list(load_file(path, root, limits, known))
     except Exception as exc:  # a bug or a parser's surprise on one file must not take the index down
         logger.warning("skipped %s after an unexpected error", display_path(path), exc_info=True)
-        reason = f"could not be read ({type(exc).__name__}: {shorten(str(exc))})"
-        return [SkippedFile(display_path(path), reason, doc_id=file_doc_id(path))]
+        return [failure_report(path, exc)]
 
 
 def load_file(
@@ -157,7 +156,7 @@ def load_file(
             return
     suffix = path.suffix.lower()
     if suffix in EXTRACTED_SUFFIXES:
-        yield from load_extracted(path, data, limits)
+        yield from extract_within_limit(path, data, limits)
         return
     for item in load_text_bytes(path, data, limits):
         if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:

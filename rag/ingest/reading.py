@@ -30,6 +30,7 @@ class LoadLimits:
     max_extracted_chars: int = _setting_default("max_extracted_chars")  # type: ignore[assignment]
     max_decompressed_bytes: int = _setting_default("max_decompressed_bytes")  # type: ignore[assignment]
     max_compression_ratio: float = _setting_default("max_compression_ratio")  # type: ignore[assignment]
+    max_extract_seconds: float = _setting_default("max_extract_seconds")  # type: ignore[assignment]
 
     @classmethod
     def from_settings(cls, settings: Settings) -> LoadLimits:
@@ -39,6 +40,7 @@ class LoadLimits:
             max_extracted_chars=settings.max_extracted_chars,
             max_decompressed_bytes=settings.max_decompressed_bytes,
             max_compression_ratio=settings.max_compression_ratio,
+            max_extract_seconds=settings.max_extract_seconds,
         )
 
     def cut_reason(self, total_chars: int | None = None) -> str:
@@ -47,6 +49,13 @@ class LoadLimits:
         rest = "" if total_chars is None else f", {total_chars - self.max_extracted_chars:,} characters,"
         cut = f"text cut at {self.max_extracted_chars:,} characters (RAG_MAX_EXTRACTED_CHARS)"
         return f"{cut}; the rest{rest} was not indexed"
+
+
+def failure_report(path: Path, exc: Exception) -> SkippedFile:
+    """What an unexpected error while reading one file becomes: that file's report (it keeps a previous version)."""
+    return SkippedFile(
+        display_path(path), f"could not be read ({type(exc).__name__}: {shorten(str(exc))})", doc_id=file_doc_id(path)
+    )
 
 
 def file_doc_id(path: Path) -> str:

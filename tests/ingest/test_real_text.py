@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_bytes
+from journal_pdf import make_journal_pdf
 
 from rag.index.build import build_index
 from rag.index.lexical import LexicalTokenizer
@@ -101,40 +102,6 @@ def test_a_plain_text_file_with_ligatures_is_found_by_plain_words_and_cited_byte
         assert searcher.document_text(hit.citation.doc_id)[hit.citation.start : hit.citation.end] == hit.text
 
 
-def _dejavu() -> str:
-    matplotlib = pytest.importorskip("matplotlib")
-    return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
-
-
-def make_journal_pdf(path: Path, pages: int = 6) -> Path:
-    """A paper whose every page carries a running header (journal name), a footer with the page number, and body
-    text with the fi and fl ligature characters."""
-    from fpdf import FPDF
-
-    pdf = FPDF()
-    pdf.set_auto_page_break(False)
-    pdf.add_font("DejaVu", fname=_dejavu())
-    topics = ["otters", "kettles", "lighthouses", "bridges", "orchards", "glaciers", "ferries", "beacons"]
-    for number in range(1, pages + 1):
-        pdf.add_page()
-        pdf.set_font("DejaVu", size=9)
-        pdf.set_xy(10, 8)
-        pdf.cell(0, 5, "Journal of Coastal Engineering, Vol. 12 (2019)")
-        pdf.set_font("DejaVu", size=11)
-        pdf.set_xy(10, 30)
-        topic = topics[(number - 1) % len(topics)]
-        pdf.multi_cell(
-            0, 6, f"Section {number}. The \ufb01eld survey of {topic} found that the \ufb02ow of water through the "
-            f"harbour changes with the tide; each of\ufb01cial record lists the {topic} by district."
-        )  # fmt: skip
-        pdf.set_font("DejaVu", size=9)
-        pdf.set_xy(10, 280)
-        pdf.cell(0, 5, f"Page {number} of {pages}")
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(bytes(pdf.output()))
-    return path
-
-
 def test_pdf_ligatures_are_folded_and_running_headers_and_footers_stay_out_of_passages(
     tmp_path: Path, standin_settings, standin_embedder
 ) -> None:
@@ -151,6 +118,37 @@ def test_pdf_ligatures_are_folded_and_running_headers_and_footers_stay_out_of_pa
         hits = searcher.search("Journal of Coastal Engineering glaciers", k=5, mode="bm25")
         assert hits and hits[0].citation.page == 6  # the glaciers page, not every page's header
         assert all("Journal of Coastal" not in hit.text for hit in hits)
+
+
+def test_a_page_with_nothing_but_its_running_lines_is_left_out_without_a_report(tmp_path: Path) -> None:
+    from pypdf import PdfReader, PdfWriter
+
+    make_journal_pdf(tmp_path / "full.pdf")
+    writer = PdfWriter(clone_from=PdfReader(tmp_path / "full.pdf"))
+    writer.add_page(PdfReader(_furniture_only(tmp_path)).pages[0])  # a book's empty verso: header and footer only
+    (tmp_path / "docs").mkdir()
+    writer.write(tmp_path / "docs" / "book.pdf")
+    corpus = load_corpus([tmp_path / "docs"])
+    [document] = corpus.documents
+    assert [page.number for page in document.pages] == [1, 2, 3, 4, 5, 6]
+    assert corpus.skipped == []  # not "page has no extractable text (a scanned image?)"
+
+
+def _furniture_only(folder: Path) -> Path:
+    """One page with only the journal's running header and a page footer."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.set_auto_page_break(False)
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=9)
+    pdf.set_xy(10, 8)
+    pdf.cell(0, 5, "Journal of Coastal Engineering, Vol. 12 (2019)")
+    pdf.set_xy(10, 280)
+    pdf.cell(0, 5, "Page 7 of 6")
+    path = folder / "furniture.pdf"
+    path.write_bytes(bytes(pdf.output()))
+    return path
 
 
 def test_a_short_pdf_keeps_all_its_lines(tmp_path: Path) -> None:
@@ -194,12 +192,13 @@ def test_a_sync_that_changes_nothing_does_not_extract_again(
         return real_extract(source, data, builder)
 
     monkeypatch.setattr(extracted, "extract_pdf", counting)
+    settings = standin_settings.model_copy(update={"max_extract_seconds": 0})  # extract here, where calls count
     index_dir = tmp_path / "index"
-    first = build_index([docs], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    first = build_index([docs], settings, index_dir=index_dir, embedder=standin_embedder)
     assert sorted(calls) == ["one.pdf", "two.pdf"] and first.added == 2
     calls.clear()
-    again = build_index([docs], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    again = build_index([docs], settings, index_dir=index_dir, embedder=standin_embedder)
     assert calls == [] and again.unchanged == 2 and not again.changed
     make_journal_pdf(docs / "two.pdf", pages=7)
-    changed = build_index([docs], standin_settings, index_dir=index_dir, embedder=standin_embedder)
+    changed = build_index([docs], settings, index_dir=index_dir, embedder=standin_embedder)
     assert calls == ["two.pdf"] and changed.updated == 1 and changed.unchanged == 1

@@ -40,6 +40,8 @@ def extract_pdf(source: str, data: bytes, builder: TextBuilder) -> list[SkippedF
             text = _page_text(document, index, page_edges, furniture)
             label = document.get_page_label(index) or None
             if not builder.page(index + 1, text, label) and not builder.full:
+                if page_edges.keys:  # it had text, all of it running header and footer: a blank page of a book
+                    continue
                 reason = "page has no extractable text (a scanned image?)"
                 blank.append(SkippedFile(f"{source}#page={index + 1}", reason))
                 with_images += _has_images(document, index)
