@@ -68,11 +68,13 @@ def _open_pdf(data: bytes):
 
 @dataclass(frozen=True)
 class PageEdges:
-    """A page's box, and its top and bottom lines of text (where running headers and footers sit), by position on
-    the page rather than by reading order: PDFium reads a header wherever the page's content stream draws it,
-    sometimes glued to the end of the body."""
+    """A page's box and text, and its top and bottom lines of text (where running headers and footers sit), by
+    position on the page rather than by reading order: PDFium reads a header wherever the page's content stream
+    draws it, sometimes glued to the end of the body."""
 
     box: tuple[float, float, float, float]
+    text: str
+    """The whole page's text: what is indexed unless a running line is cut off."""
     top: tuple[str, float] | None
     """The top line's text, and its lowest point."""
     bottom: tuple[str, float] | None
@@ -91,9 +93,10 @@ def _page_edges(document, index: int) -> PageEdges:
     textpage = page.get_textpage()
     try:
         box = tuple(page.get_bbox())
+        text = clean_page_text(textpage.get_text_bounded(*box))
         rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
         if not rects:
-            return PageEdges(box, None, None)
+            return PageEdges(box, text, None, None)
         top_line = _same_line(rects, max(rects, key=lambda r: r[3]))
         bottom_line = _same_line(rects, min(rects, key=lambda r: r[1]))
         highest, top_floor = max(r[3] for r in top_line), min(r[1] for r in top_line)
@@ -101,7 +104,7 @@ def _page_edges(document, index: int) -> PageEdges:
         left, right = box[0], box[2]
         top = textpage.get_text_bounded(left, top_floor - _MARGIN, right, highest + _MARGIN)
         bottom = textpage.get_text_bounded(left, lowest - _MARGIN, right, bottom_ceiling + _MARGIN)
-        return PageEdges(box, (clean_page_text(top), top_floor), (clean_page_text(bottom), bottom_ceiling))
+        return PageEdges(box, text, (clean_page_text(top), top_floor), (clean_page_text(bottom), bottom_ceiling))
     finally:
         textpage.close()
         page.close()
@@ -119,12 +122,14 @@ def _same_line(rects: list[tuple[float, float, float, float]], anchor: tuple[flo
 
 
 def _page_text(document, index: int, edges: PageEdges, furniture: frozenset[str]) -> str:
-    """The page's text, cut below a running header and above a running footer."""
+    """The page's text, cut below a running header and above a running footer (the page is read again only then)."""
     left, bottom, right, top = edges.box
     if edges.top is not None and _furniture_key(edges.top[0]) in furniture:
         top = edges.top[1] - _MARGIN
     if edges.bottom is not None and _furniture_key(edges.bottom[0]) in furniture:
         bottom = edges.bottom[1] + _MARGIN
+    if (left, bottom, right, top) == edges.box:
+        return edges.text
     page = document[index]
     textpage = page.get_textpage()
     try:
