@@ -7,7 +7,6 @@ pages, heading sections and tables recorded as spans of it (``TextBuilder``).
 from __future__ import annotations
 
 import hashlib
-import logging
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -17,8 +16,6 @@ from rag.ingest.formats.pdf import extract_pdf
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.ingest.reading import LoadLimits, display_path, file_doc_id
 from rag.types import Document, SkippedFile
-
-logger = logging.getLogger(__name__)
 
 
 def load_extracted(path: Path, data: bytes, limits: LoadLimits | None = None) -> Iterator[Document | SkippedFile]:
