@@ -3,6 +3,7 @@ markers, then the list of sources."""
 
 from __future__ import annotations
 
+from rag.search.answerability import answerable
 from rag.types import Hit
 
 
@@ -21,10 +22,15 @@ def source_label(hit: Hit) -> str:
 
 
 def answer_parts(query: str, hits: list[Hit]) -> list[str]:
-    """The assistant message as pieces (one per passage, then the sources), so it can be streamed as it is."""
+    """The assistant message as pieces (one per passage, then the sources), so it can be streamed as it is. When
+    no passage seems to answer, the message says so before quoting the closest ones."""
     if not hits:
         return [f"No passage in the index answers “{query}”."]
-    parts = [f"Passages that answer “{query}”:\n\n"]
+    if answerable(hits) is False:
+        opening = f"The documents do not seem to hold the answer to “{query}”. The closest passages:\n\n"
+    else:
+        opening = f"Passages that answer “{query}”:\n\n"
+    parts = [opening]
     for hit in hits:
         quoted = "\n".join(f"> {line}" if line else ">" for line in hit.text.splitlines())
         parts.append(f"[{hit.rank}] (score {hit.score:.2f})\n{quoted}\n\n")

@@ -79,6 +79,11 @@ class SearchResponse(BaseModel):
     """Results are the library's own ``Hit`` dataclasses: the same objects ``rag search --json`` prints."""
 
     query: str
+    answerable: bool | None = Field(
+        description="Whether a passage returned seems to answer the query: a relevance of at least 0.5 (the "
+        "answer_threshold setting) among the first five. False: the documents do not seem to hold the answer, the "
+        "results are the closest matches. Null when no passage has a relevance."
+    )
     results: list[Hit]
     took_ms: float
 

@@ -10,6 +10,7 @@ from tqdm.auto import tqdm
 
 from rag.errors import InvalidInputError
 from rag.jsonl import read_jsonl
+from rag.search.answerability import answerable
 from rag.search.searcher import Searcher
 from rag.types import Hit
 
@@ -24,6 +25,8 @@ class Question:
     question: str
     answers: tuple[str, ...] = ()
     sources: tuple[str, ...] = ()
+    unanswerable: bool = False
+    """The line says ``"answers": []``: the corpus holds no answer (scored by the answerability verdict)."""
 
 
 @dataclass(frozen=True)
@@ -32,7 +35,12 @@ class Answered:
     hits: list[Hit]
 
     def to_dict(self) -> dict:
-        return {"id": self.question.id, "question": self.question.question, "results": [h.to_dict() for h in self.hits]}
+        return {
+            "id": self.question.id,
+            "question": self.question.question,
+            "answerable": answerable(self.hits),
+            "results": [h.to_dict() for h in self.hits],
+        }
 
 
 def read_questions(path: Path) -> list[Question]:
@@ -50,6 +58,7 @@ def read_questions(path: Path) -> list[Question]:
                 question=record["question"],
                 answers=tuple(str(a) for a in record.get("answers") or ()),
                 sources=tuple(str(s) for s in record.get("sources") or ()),
+                unanswerable=record.get("answers", None) == [],
             )
         )
     if not questions:

@@ -166,26 +166,31 @@ def search_command(
     as_json: bool,
 ) -> None:
     """Find the passages that answer QUESTION; the sentence that best answers it is highlighted."""
+    from rag.search.answerability import answerable
     from rag.search.searcher import Searcher, validate_query
 
     validate_query(question)  # fail fast, before the model loads
     with Searcher.open(settings, index_dir) as searcher:
         hits = searcher.search(question, top_k, mode=mode, rerank=rerank)
+    verdict = answerable(hits)
     if as_json:
-        click.echo(
-            json.dumps({"query": question, "results": [h.to_dict() for h in hits]}, ensure_ascii=False, indent=2)
-        )
+        payload = {"query": question, "answerable": verdict, "results": [h.to_dict() for h in hits]}
+        click.echo(json.dumps(payload, ensure_ascii=False, indent=2))
         return
     if not hits:
         click.echo("No passages found.")
+    elif verdict is False:
+        click.echo("No passage in the index seems to answer this; closest matches:\n")
     for hit in hits:
         cite = hit.citation
         lines = f"{cite.line_start}" if cite.line_start == cite.line_end else f"{cite.line_start}-{cite.line_end}"
         date = f"  ({cite.date})" if cite.date else ""
         page = f" page {cite.page}" + (f" ({cite.page_label})" if cite.page_label else "") if cite.page else ""
         section = f"  § {cite.section}" if cite.section else ""
+        relevance = f" relevance {hit.relevance:.2f}" if hit.relevance is not None else ""
         click.echo(
-            f"{hit.rank}. [{hit.score:.3f}] {cite.source}{page}:{lines}  chars {cite.start}-{cite.end}{date}{section}"
+            f"{hit.rank}. [{hit.score:.3f}{relevance}] {cite.source}{page}:{lines}  chars {cite.start}-{cite.end}"
+            f"{date}{section}"
         )
         click.echo(textwrap.indent(_with_highlight(hit), "   "))
         click.echo()

@@ -38,12 +38,28 @@ class Settings(BaseSettings):
     mode: Mode = Field(
         "hybrid", description="Retrieval mode: dense vectors, BM25, or both fused (measured best, see README)."
     )
-    fusion: Literal["minmax", "rrf"] = Field(
-        "minmax",
-        description="How hybrid fuses the two lists: a weighted sum of min-max normalised scores, or reciprocal "
-        "rank fusion.",
+    fusion: Literal["evidence", "minmax", "rrf"] = Field(
+        "evidence",
+        description="How hybrid fuses the lists: BM25 weighted by its evidence for the question (whole-document BM25 "
+        "standing out, see README), a fixed weighted sum of min-max normalised scores, or reciprocal rank fusion.",
     )
-    fusion_dense_weight: float = Field(0.5, ge=0.0, le=1.0, description="Weight of dense scores in minmax fusion.")
+    fusion_dense_weight: float = Field(
+        0.5, ge=0.0, le=1.0,
+        description="Weight of dense scores in minmax fusion, and in evidence fusion when BM25's evidence is full.",
+    )  # fmt: skip
+    fusion_evidence_low: float = Field(
+        0.3, ge=0.0, le=1.0,
+        description="Evidence fusion: lexical evidence ((best - 15th best) / best whole-document BM25 score) at or "
+        "below which the dense list alone decides.",
+    )  # fmt: skip
+    fusion_evidence_high: float = Field(
+        0.4, ge=0.0, le=1.0, description="Evidence fusion: lexical evidence from which BM25 has its full weight."
+    )
+    fusion_document_weight: float = Field(
+        0.69, ge=0.0, le=1.0,
+        description="Evidence fusion: weight of a passage's document score (its best dense passage and its whole-text "
+        "BM25) against the passage's own score.",
+    )  # fmt: skip
     rrf_k: int = Field(60, ge=1, description="The constant k of reciprocal rank fusion, 1 / (k + rank).")
     fusion_depth: int = Field(100, ge=1, description="Passages each retriever contributes to hybrid fusion.")
     bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation (fixed at index time).")
@@ -57,6 +73,11 @@ class Settings(BaseSettings):
         "unset, since no PyPI package ships one.",
     )
     rerank_depth: int = Field(30, ge=1, le=200, description="Candidates the cross-encoder rescores per question.")
+    answer_threshold: float = Field(
+        0.35, ge=-1.0, le=1.0,
+        description="Similarity (cosine) of a passage's best sentence to the question at which the passage seems to "
+        "answer it (relevance 0.5). When no passage returned reaches it, the search says nothing seems to answer.",
+    )  # fmt: skip
     highlight: bool = Field(True, description="Mark the sentence of each passage most similar to the question.")
     batch_size: int = Field(32, ge=1, description="Embedding batch size.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Default number of passages returned.")

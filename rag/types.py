@@ -186,6 +186,9 @@ class Hit:
     citation: Citation
     highlight: Span | None = None
     """The sentence of ``text`` most similar to the question, in the source's coordinates (like the citation)."""
+    relevance: float | None = None
+    """How likely the passage answers the question, 0..1 (0.5 at the ``answer_threshold`` setting), from its
+    best sentence's similarity to the question; see ``rag.search.answerability``."""
 
     def to_dict(self) -> dict[str, Any]:
         return asdict(self)

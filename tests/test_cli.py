@@ -50,7 +50,7 @@ def test_search_json_uses_relative_sources_and_exact_spans(project: Path) -> Non
     result = rag("search", question, "-k", "3", "--json", cwd=project)
     assert result.returncode == 0, result.stderr
     payload = json.loads(result.stdout)
-    assert payload["query"] == question
+    assert payload["query"] == question and payload["answerable"] is True
     assert [r["rank"] for r in payload["results"]] == [1, 2, 3]
     assert any("Lachin International Airport" in r["text"] for r in payload["results"])
     for r in payload["results"]:
@@ -69,6 +69,18 @@ def test_search_text_output(project: Path) -> None:
     assert lines[0].startswith("1. [0.")
     assert "seeds/" in lines[0] and ".txt:" in lines[0]
     assert any(line.startswith("2. [") for line in lines)
+    assert " relevance " in lines[0] and "seems to answer" not in result.stdout
+
+
+@pytest.mark.slow
+@pytest.mark.model
+def test_search_says_plainly_when_nothing_seems_to_answer(project: Path) -> None:
+    result = rag("search", "Give me a recipe for chocolate cake.", "-k", "2", cwd=project)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.startswith("No passage in the index seems to answer this; closest matches:\n")
+    assert "1. [" in result.stdout and "2. [" in result.stdout
+    as_json = json.loads(rag("search", "Give me a recipe for chocolate cake.", "--json", cwd=project).stdout)
+    assert as_json["answerable"] is False and all(r["relevance"] < 0.5 for r in as_json["results"])
 
 
 @pytest.mark.slow
@@ -82,7 +94,8 @@ def test_batch_writes_one_line_per_question(project: Path, tmp_path: Path) -> No
     rows = [json.loads(line) for line in out.read_text().splitlines()]
     assert len(rows) == 16
     assert rows[0]["id"] == "d01" and rows[-1]["id"] == "16"
-    assert all(len(row["results"]) == 3 and set(row) == {"id", "question", "results"} for row in rows)
+    assert all(len(row["results"]) == 3 and set(row) == {"id", "question", "answerable", "results"} for row in rows)
+    assert [row["answerable"] for row in rows[:15]] == [True] * 15  # every dev question has its answer indexed
 
 
 @pytest.fixture(scope="module")

@@ -11,6 +11,7 @@ from api.dependencies import SearcherDep
 from api.errors import documented
 from api.routing import JsonRoute
 from api.schemas import Filters, IsoDate, SearchRequest, SearchResponse
+from rag.search.answerability import answerable
 from rag.types import MAX_QUERY_CHARS, MAX_TOP_K, Mode, SearchFilters
 
 router = APIRouter(tags=["search"], route_class=JsonRoute)
@@ -28,7 +29,7 @@ def run_search(
     search_filters = SearchFilters(**filters.model_dump()) if filters else None
     hits = searcher.search(query, top_k, search_filters, mode=mode, rerank=rerank)
     took_ms = (time.perf_counter() - started) * 1000
-    return SearchResponse(query=query, results=hits, took_ms=round(took_ms, 2))
+    return SearchResponse(query=query, answerable=answerable(hits), results=hits, took_ms=round(took_ms, 2))
 
 
 @router.post("/search", response_model=SearchResponse, responses=documented(400, 413, 422))

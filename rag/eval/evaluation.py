@@ -30,6 +30,7 @@ from rag.index.build import build_index
 from rag.index.embedding_cache import CACHE_NAME
 from rag.index.manifest import ChunkingInfo, LexicalInfo, read_manifest
 from rag.index.reader import open_index
+from rag.search.answerability import answerable
 from rag.search.rerank import Reranker
 from rag.search.searcher import Searcher
 from rag.settings import Settings
@@ -353,12 +354,14 @@ def evaluate_questions(
     variant: Variant | None = None,
     progress: bool = False,
 ) -> EvalReport:
-    """Answer recall@k (an expected answer appears verbatim in a top-k passage), source recall@k and answer MRR.
+    """Answer recall@k (an expected answer appears verbatim in a top-k passage), source recall@k and answer MRR;
+    with questions marked unanswerable (``"answers": []``), the answerability verdict's accuracy over all scored
+    questions, and its recall of each kind.
 
-    Questions without ``answers`` cannot be scored and are left out; source recall counts only questions that
-    name their ``sources``.
+    Questions without ``answers`` (and not marked unanswerable) cannot be scored and are left out; source recall
+    counts only questions that name their ``sources``.
     """
-    scored = [q for q in questions if q.answers]
+    scored = [q for q in questions if q.answers or q.unanswerable]
     if not scored:
         raise InvalidInputError(f'{name}: no question has "answers"; nothing to score')
     k = min(k, 100)
@@ -369,12 +372,14 @@ def evaluate_questions(
     search_seconds = time.perf_counter() - started
     per_query = {a.question.id: _question_values(a, cutoffs) for a in answered}
     names = [f"answer_recall@{c}" for c in cutoffs] + [f"source_recall@{c}" for c in cutoffs] + ["answer_MRR"]
+    if any(q.unanswerable for q in scored):
+        names += ["verdict_accuracy", "verdict_answerable_recall", "verdict_unanswerable_recall"]
     measures = {}
     for measure in names:
         values = [v[measure] for v in per_query.values() if measure in v]
         if values:
             measures[measure] = sum(values) / len(values)
-    ranks = [v["answer_rank"] for v in per_query.values()]
+    ranks = [v["answer_rank"] for v in per_query.values() if "answer_rank" in v]
     failures = [
         Failure(
             query_id=a.question.id,
@@ -387,7 +392,7 @@ def evaluate_questions(
             ],
         )
         for a in answered
-        if per_query[a.question.id]["answer_rank"] != 1
+        if per_query[a.question.id].get("answer_rank", 1) != 1
     ]
     failures.sort(key=lambda f: (f.score > 0, -f.score, f.query_id))
     return EvalReport(
@@ -405,10 +410,17 @@ def evaluate_questions(
 
 
 def _question_values(answered: Answered, cutoffs: Sequence[int]) -> dict[str, float]:
-    """Per-question values named like the measures they average into (``answer_rank`` 0: not in the top k)."""
+    """Per-question values named like the measures they average into (``answer_rank`` 0: not in the top k); the
+    verdict's for every question, answer ranks for answerable ones."""
     question = answered.question
+    verdict = answerable(answered.hits)
+    right = float(verdict is not None and verdict != question.unanswerable)
+    kind = "verdict_unanswerable_recall" if question.unanswerable else "verdict_answerable_recall"
+    values = {"verdict_right": right, "verdict_accuracy": right, kind: right}
+    if question.unanswerable:
+        return values
     found = answer_rank(answered.hits, question.answers) or 0
-    values = {"answer_rank": float(found), "answer_MRR": 1 / found if found else 0.0}
+    values |= {"answer_rank": float(found), "answer_MRR": 1 / found if found else 0.0}
     values |= {f"answer_recall@{c}": float(0 < found <= c) for c in cutoffs}
     if question.sources:
         source = source_rank(answered.hits, question.sources) or 0

@@ -27,7 +27,7 @@ import numpy as np
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, IndexWriteError, NoDocumentsError, RagError
 from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
-from rag.index.lexical import LexicalIndex
+from rag.index.lexical import DocumentLexicalIndex, LexicalIndex
 from rag.index.lock import writer_lock
 from rag.index.manifest import (
     FORMAT_VERSION,
@@ -266,6 +266,7 @@ def _write(
         store.add(new.documents, new.chunks, chunk_ids.tolist())
         store.add_sentences(chunk_ids.tolist(), new.sentences)
         lexical_ids, lexical_texts = store.lexical_passages(settings.bm25_titles)
+        document_texts, chunk_documents = store.lexical_documents(settings.bm25_titles)
         counts = {"documents": store.count_documents(), "chunks": store.count_chunks(), "skipped": len(plan.skipped)}
     finally:
         store.close()
@@ -278,6 +279,11 @@ def _write(
     LexicalIndex.build(
         lexical_ids, lexical_texts, lexical_info.tokenizer(), k1=settings.bm25_k1, b=settings.bm25_b
     ).save(lexical_dir)
+    documents_dir = index_dir / f"documents-{build_id}"
+    DocumentLexicalIndex.build(
+        document_texts, chunk_documents, lexical_info.tokenizer(), k1=settings.bm25_k1, b=settings.bm25_b
+    ).save(documents_dir)
+    del lexical_texts, document_texts
 
     manifest = Manifest(
         format_version=FORMAT_VERSION,
@@ -293,6 +299,10 @@ def _write(
         | {
             f"lexical/{path.name}": file_info(index_dir, f"{lexical_dir.name}/{path.name}")
             for path in sorted(lexical_dir.iterdir())
+        }
+        | {
+            f"documents/{path.name}": file_info(index_dir, f"{documents_dir.name}/{path.name}")
+            for path in sorted(documents_dir.iterdir())
         },
         versions=_library_versions(),
     )
@@ -378,7 +388,7 @@ def _remove_unreferenced(index_dir: Path, manifest: Manifest | None) -> None:
     the leftovers of an interrupted one. Without a readable manifest, no build file is in use."""
     keep = {info.name.split("/")[0] for info in manifest.files.values()} if manifest else set()
     for path in index_dir.iterdir():
-        if path.name in keep or not path.name.startswith(("chunks-", "vectors-", "lexical-")):
+        if path.name in keep or not path.name.startswith(("chunks-", "vectors-", "lexical-", "documents-")):
             continue
         if path.is_dir():
             shutil.rmtree(path, ignore_errors=True)

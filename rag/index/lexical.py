@@ -122,6 +122,13 @@ class LexicalIndex:
         retriever.index([tokenizer(t) for t in texts], show_progress=False)
         return cls(retriever, np.asarray(chunk_ids, dtype=np.int64), tokenizer)
 
+    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """The query's BM25 score of every entry, in index order (``mask``: 1 for entries that may score)."""
+        tokens = self.tokenizer(query)
+        if not tokens or len(self.chunk_ids) == 0:
+            return np.zeros(len(self.chunk_ids), dtype=np.float32)
+        return np.asarray(self.retriever.get_scores(tokens, weight_mask=mask), dtype=np.float32)
+
     def search(
         self, queries: Sequence[str], k: int, allowed_ids: np.ndarray | None = None
     ) -> tuple[np.ndarray, np.ndarray]:
@@ -132,10 +139,9 @@ class LexicalIndex:
         scores = np.zeros((len(queries), k), dtype=np.float32)
         ids = np.full((len(queries), k), -1, dtype=np.int64)
         for row, query in enumerate(queries):
-            tokens = self.tokenizer(query)
-            if not tokens or len(self.chunk_ids) == 0:
+            values = self.scores(query, mask)
+            if not values.any():
                 continue
-            values = self.retriever.get_scores(tokens, weight_mask=mask)
             floor = np.partition(values, len(values) - k)[len(values) - k]  # the k-th best score
             top = np.flatnonzero((values >= floor) & (values > 0))  # every tie at the cut, then exact order
             chosen = top[np.lexsort((self.chunk_ids[top], -values[top]))][:k]
@@ -153,3 +159,52 @@ class LexicalIndex:
         """Load a saved index; ``tokenizer`` must be configured as the one it was built with (see the manifest)."""
         retriever = bm25s.BM25.load(str(folder), mmap=False)
         return cls(retriever, np.load(folder / "chunk_ids.npy"), tokenizer)
+
+
+class DocumentLexicalIndex:
+    """BM25 over whole documents (title and full text), read per passage: a passage of a document that matches the
+    question as a whole gains from it, which passage-level BM25 alone cannot see (see the README's fusion table).
+
+    Documents are numbered in build order; ``chunk_ids`` (sorted) and ``chunk_documents`` map each passage to its
+    document's number."""
+
+    def __init__(self, bm25: LexicalIndex, chunk_ids: np.ndarray, chunk_documents: np.ndarray) -> None:
+        self.bm25 = bm25
+        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+        self.chunk_documents = np.asarray(chunk_documents, dtype=np.int64)
+
+    def __len__(self) -> int:
+        return len(self.bm25)
+
+    @classmethod
+    def build(
+        cls, texts: Sequence[str], chunk_documents: dict[int, int], tokenizer: LexicalTokenizer, *, k1: float, b: float
+    ) -> DocumentLexicalIndex:
+        """``texts`` in document-number order; ``chunk_documents`` maps each chunk id to its document's number."""
+        bm25 = LexicalIndex.build(range(len(texts)), texts, tokenizer, k1=k1, b=b)
+        chunk_ids = np.fromiter(sorted(chunk_documents), dtype=np.int64, count=len(chunk_documents))
+        documents = np.fromiter((chunk_documents[int(c)] for c in chunk_ids), dtype=np.int64, count=len(chunk_ids))
+        return cls(bm25, chunk_ids, documents)
+
+    def documents_of(self, chunk_ids: np.ndarray) -> np.ndarray:
+        """The document number of each chunk id (all must be indexed)."""
+        return self.chunk_documents[np.searchsorted(self.chunk_ids, chunk_ids)]
+
+    def scores(self, query: str, allowed_chunk_ids: np.ndarray | None = None) -> np.ndarray:
+        """The query's BM25 score of every document, by number; with ``allowed_chunk_ids``, documents holding none
+        of those chunks score 0."""
+        mask = None
+        if allowed_chunk_ids is not None:
+            mask = np.zeros(len(self.bm25), dtype=np.float32)
+            mask[self.documents_of(np.asarray(allowed_chunk_ids, dtype=np.int64))] = 1.0
+        return self.bm25.scores(query, mask)
+
+    def save(self, folder: Path) -> None:
+        self.bm25.save(folder)
+        np.save(folder / "passage_ids.npy", self.chunk_ids)
+        np.save(folder / "passage_documents.npy", self.chunk_documents)
+
+    @classmethod
+    def load(cls, folder: Path, tokenizer: LexicalTokenizer) -> DocumentLexicalIndex:
+        bm25 = LexicalIndex.load(folder, tokenizer)
+        return cls(bm25, np.load(folder / "passage_ids.npy"), np.load(folder / "passage_documents.npy"))

@@ -16,9 +16,10 @@ from rag.index.lexical import LexicalTokenizer
 from rag.ingest.reading import shorten
 from rag.settings import Settings
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 """2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown); 4: text
-extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings."""
+extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings; 5: BM25 over whole
+documents beside BM25 over passages."""
 
 
 MANIFEST_NAME = "manifest.json"

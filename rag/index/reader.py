@@ -7,7 +7,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from rag.errors import IndexCorruptError, IndexMismatchError
-from rag.index.lexical import LexicalIndex
+from rag.index.lexical import DocumentLexicalIndex, LexicalIndex
 from rag.index.manifest import MANIFEST_NAME, FileInfo, Manifest, file_sha256, read_manifest
 from rag.index.store import MetadataStore
 from rag.index.vectors import VectorIndex
@@ -22,6 +22,8 @@ class Index:
     manifest: Manifest
     vectors: VectorIndex
     lexical: LexicalIndex
+    documents: DocumentLexicalIndex
+    """BM25 over whole documents, read per passage by hybrid fusion."""
     store: MetadataStore
 
     def close(self) -> None:
@@ -62,8 +64,21 @@ def open_index(index_dir: Path, settings: Settings, *, verify: bool = True) -> I
             f"{lexical_dir} holds {len(lexical)} passages, the manifest says {manifest.counts['chunks']}; rebuild "
             "the index with rag index"
         )
+    documents_ids = manifest.files.get("documents/passage_ids.npy")
+    if documents_ids is None:
+        raise IndexCorruptError(
+            f"{index_dir / MANIFEST_NAME} names no document BM25 index; rebuild the index with rag index"
+        )
+    documents = DocumentLexicalIndex.load(index_dir / documents_ids.name.split("/")[0], manifest.lexical.tokenizer())
+    if len(documents.chunk_ids) != manifest.counts["chunks"]:
+        raise IndexCorruptError(
+            f"{index_dir / documents_ids.name} maps {len(documents.chunk_ids)} passages, the manifest says "
+            f"{manifest.counts['chunks']}; rebuild the index with rag index"
+        )
     store = MetadataStore(index_dir / manifest.files["store"].name, read_only=True)
-    return Index(directory=index_dir, manifest=manifest, vectors=vectors, lexical=lexical, store=store)
+    return Index(
+        directory=index_dir, manifest=manifest, vectors=vectors, lexical=lexical, documents=documents, store=store
+    )
 
 
 def _check_file(path: Path, info: FileInfo, *, verify: bool) -> None:

@@ -15,6 +15,7 @@ from typing import Any
 
 import numpy as np
 
+from rag.errors import IndexMismatchError
 from rag.types import Chunk, Document, SentenceVectors
 
 
@@ -141,6 +142,13 @@ class MetadataStore:
         self.path = path
         if read_only:
             self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
+            (version,) = self.db.execute("PRAGMA user_version").fetchone()
+            if version < len(MIGRATIONS):  # a read-only store cannot be migrated: say so instead of failing later
+                self.db.close()
+                raise IndexMismatchError(
+                    f"{path} has schema version {version}, this version of rag reads {len(MIGRATIONS)}; rebuild the "
+                    "index with rag index"
+                )
         else:
             self.db = sqlite3.connect(path, check_same_thread=False)
             self.db.execute("PRAGMA foreign_keys = ON")
@@ -266,6 +274,21 @@ class MetadataStore:
         ).fetchall()
         texts = [f"{title}\n{text}" if with_titles and title else text for _, title, text in rows]
         return [r[0] for r in rows], texts
+
+    def lexical_documents(self, with_titles: bool) -> tuple[list[str], dict[int, int]]:
+        """The text document-level BM25 indexes for each document that has passages (its title first if wanted),
+        numbered in order, and each chunk id's document number."""
+        numbers: dict[str, int] = {}
+        texts: list[str] = []
+        for doc_id, title, text in self.db.execute(
+            "SELECT doc_id, title, text FROM documents WHERE doc_id IN (SELECT doc_id FROM chunks) ORDER BY doc_id"
+        ):
+            numbers[doc_id] = len(texts)
+            texts.append(f"{title}\n{text}" if with_titles and title else text)
+        chunk_documents = {chunk_id: numbers[doc_id] for chunk_id, doc_id in self.db.execute(
+            "SELECT chunk_id, doc_id FROM chunks"
+        )}  # fmt: skip
+        return texts, chunk_documents
 
     def chunk_doc_ids(self) -> dict[int, str]:
         """Every chunk id with the id of its document (for ranking documents by their chunks)."""

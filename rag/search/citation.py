@@ -22,7 +22,14 @@ def display_source(source: str, cwd: Path | None = None) -> str:
     return source[len(prefix) :] if source.startswith(prefix) else source
 
 
-def to_hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None, display_root: Path) -> Hit:
+def to_hit(
+    rank: int,
+    score: float,
+    chunk: StoredChunk,
+    highlight: Span | None,
+    display_root: Path,
+    relevance: float | None = None,
+) -> Hit:
     """A result in citation coordinates: the document's text, or the page's text for a PDF; the source relative
     to ``display_root`` when it lies under it."""
     shift, line_shift = chunk.page_start, chunk.page_line - 1
@@ -43,6 +50,7 @@ def to_hit(rank: int, score: float, chunk: StoredChunk, highlight: Span | None, 
             page_label=chunk.page_label,
         ),
         highlight=Span(highlight.start - shift, highlight.end - shift) if highlight else None,
+        relevance=relevance,
     )
 
 

@@ -12,8 +12,10 @@ import numpy as np
 from rag.types import SentenceVectors, Span
 
 
-def best_sentence(query_vector: np.ndarray, sentences: SentenceVectors) -> Span:
-    """The sentence whose vector is closest to the question's (the first one on a tie)."""
+def best_sentence(query_vector: np.ndarray, sentences: SentenceVectors) -> tuple[Span, float]:
+    """The sentence whose vector is closest to the question's (the first one on a tie), and its cosine
+    similarity (the vectors are normalised)."""
     similarities = sentences.vectors @ np.asarray(query_vector, dtype=np.float32)
-    start, end = sentences.spans[int(np.argmax(similarities))]
-    return Span(start, end)
+    best = int(np.argmax(similarities))
+    start, end = sentences.spans[best]
+    return Span(start, end), float(similarities[best])

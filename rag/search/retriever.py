@@ -17,7 +17,14 @@ from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
 from rag.index.reader import Index
 from rag.search.citation import display_source
-from rag.search.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.search.fusion import (
+    DocumentEvidence,
+    FusionWeights,
+    Ranking,
+    evidence_fusion,
+    min_max_fusion,
+    reciprocal_rank_fusion,
+)
 from rag.search.rerank import Reranker
 from rag.settings import Settings
 from rag.types import SearchFilters
@@ -73,10 +80,28 @@ class Retriever:
             lexical = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
         if dense is None or lexical is None:
             return dense or lexical or []
+        if self.settings.fusion == "evidence":
+            weights = self.fusion_weights()
+            return [
+                evidence_fusion(d, b, self.document_evidence(query, depth, allowed), weights)
+                for query, d, b in zip(queries, dense, lexical, strict=True)
+            ]
         if self.settings.fusion == "rrf":
             return [reciprocal_rank_fusion([d, b], self.settings.rrf_k) for d, b in zip(dense, lexical, strict=True)]
         weight = self.settings.fusion_dense_weight
         return [min_max_fusion(d, b, weight) for d, b in zip(dense, lexical, strict=True)]
+
+    def fusion_weights(self) -> FusionWeights:
+        settings = self.settings
+        return FusionWeights(
+            1.0 - settings.fusion_dense_weight, settings.fusion_evidence_low, settings.fusion_evidence_high,
+            settings.fusion_document_weight,
+        )  # fmt: skip
+
+    def document_evidence(self, query: str, depth: int, allowed: np.ndarray | None) -> DocumentEvidence:
+        """The question's whole-document BM25 evidence over the documents ``allowed`` chunks belong to."""
+        documents = self.index.documents
+        return DocumentEvidence.from_scores(documents.scores(query, allowed), documents.documents_of, depth)
 
     def use_reranker(self, rerank: bool | None) -> bool:
         """Whether to rerank: as asked, or when a cross-encoder is configured; asking without one is an error."""

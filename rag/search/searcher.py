@@ -21,6 +21,7 @@ from rag.errors import DocumentNotFoundError, InvalidQueryError
 from rag.index.manifest import Manifest
 from rag.index.reader import Index, open_index
 from rag.index.store import DocumentInfo, StoredChunk
+from rag.search.answerability import relevance
 from rag.search.citation import to_hit
 from rag.search.fusion import Ranking
 from rag.search.highlight import best_sentence
@@ -160,27 +161,25 @@ class Searcher:
         allowed = None if filters is None or filters.is_empty else self.retriever.allowed_chunk_ids(filters)
         if allowed is not None and allowed.size == 0:
             return [[] for _ in cleaned]
-        vectors = self.embedder.embed_queries(cleaned) if mode != "bm25" or self.settings.highlight else None
+        vectors = self.embedder.embed_queries(cleaned)  # for bm25 too: each passage's relevance needs it
         rankings = self.retriever.rank(cleaned, vectors, mode, self.retriever.depth(3 * k, mode), allowed)
         stored = self.index.store.chunks(int(i) for r in rankings for i in r.ids)
         if rerank:
             texts = {chunk_id: chunk.text for chunk_id, chunk in stored.items()}
             rankings = self.retriever.rerank(cleaned, rankings, max(self.settings.rerank_depth, 2 * k), texts=texts)
         kept = [_joined_overlaps(ranking, stored, k) for ranking in rankings]
-        spans: list[list[Span | None]] = [[None] * len(row) for row in kept]
-        if self.settings.highlight and vectors is not None:
-            sentences = self.index.store.sentences(cid for row in kept for passage in row for cid in passage.ids)
-            spans = [
-                [_best_sentence(vector, [sentences[cid] for cid in passage.ids if cid in sentences]) for passage in row]
-                for vector, row in zip(vectors, kept, strict=True)
-            ]
-        return [
-            [
-                to_hit(rank, passage.score, passage.chunk, span, self.display_root)
-                for rank, (passage, span) in enumerate(zip(row, row_spans, strict=True), start=1)
-            ]
-            for row, row_spans in zip(kept, spans, strict=True)
-        ]
+        sentences = self.index.store.sentences(cid for row in kept for passage in row for cid in passage.ids)
+        threshold, highlight, root = self.settings.answer_threshold, self.settings.highlight, self.display_root
+        results = []
+        for vector, row in zip(vectors, kept, strict=True):
+            hits = []
+            for rank, passage in enumerate(row, start=1):
+                best = _best_sentence(vector, [sentences[cid] for cid in passage.ids if cid in sentences])
+                span, similarity = best if best else (None, None)
+                score = None if similarity is None else relevance(similarity, threshold)
+                hits.append(to_hit(rank, passage.score, passage.chunk, span if highlight else None, root, score))
+            results.append(hits)
+        return results
 
     def documents(self) -> list[DocumentInfo]:
         """Every indexed document's metadata, without its text."""
@@ -255,8 +254,9 @@ def _union(better: StoredChunk, other: StoredChunk) -> StoredChunk:
                    line_end=second.line_end)  # fmt: skip
 
 
-def _best_sentence(vector, sentences: list[SentenceVectors]) -> Span | None:
-    """The passage's sentence closest to the question, among the sentences of all its chunks."""
+def _best_sentence(vector, sentences: list[SentenceVectors]) -> tuple[Span, float] | None:
+    """The passage's sentence closest to the question, among the sentences of all its chunks, and its
+    similarity."""
     if not sentences:
         return None
     if len(sentences) == 1:

@@ -47,6 +47,21 @@ def test_chat_completion_quotes_numbered_passages_and_sources(openai_client: Ope
     assert set(citations[0]["citation"]) == CITATION_FIELDS
 
 
+def test_chat_says_when_the_documents_do_not_seem_to_hold_the_answer(openai_client: OpenAI) -> None:
+    question = "Give me a recipe for chocolate cake."
+    completion = openai_client.chat.completions.create(
+        model="rag-search", messages=[{"role": "user", "content": question}]
+    )
+    content = completion.choices[0].message.content
+    assert content.startswith(f"The documents do not seem to hold the answer to “{question}”. The closest passages:")
+    assert "[1]" in content and "Sources:\n" in content
+    assert all(c["relevance"] < 0.5 for c in completion.model_extra["citations"])
+    on_topic = openai_client.chat.completions.create(
+        model="rag-search", messages=[{"role": "user", "content": QUESTION}]
+    )
+    assert on_topic.choices[0].message.content.startswith("Passages that answer")
+
+
 def test_streaming_gives_the_same_answer(openai_client: OpenAI) -> None:
     messages = [{"role": "user", "content": [{"type": "text", "text": QUESTION}]}]
     whole = openai_client.chat.completions.create(model="rag-search", messages=messages).choices[0].message.content

@@ -63,6 +63,8 @@ def test_question_shows_the_answer_with_its_citation(browser, server: RunningSer
     assert item.find_element(By.CSS_SELECTOR, ".lines").text == label
     assert item.find_element(By.CSS_SELECTOR, ".date").text == cite["date"]
     assert item.find_element(By.CSS_SELECTOR, ".score").text == f"score {expected['score']:.3f}"
+    assert item.find_element(By.CSS_SELECTOR, ".relevance").text == f"relevance {expected['relevance']:.2f}"
+    assert not browser.find_element(By.ID, "verdict").is_displayed()
     marked = {m.text.lower() for m in passage.find_elements(By.TAG_NAME, "mark")}
     assert {"women", "children", "khojaly"} <= marked
     offset, mark = cite["start"], expected["highlight"]
@@ -87,3 +89,17 @@ def test_empty_question_is_refused_on_the_page(browser, server: RunningServer) -
     )
     assert "Type a question first." in browser.find_element(By.ID, "status").text
     assert browser.find_elements(By.CSS_SELECTOR, "li.result") == []
+
+
+def test_the_page_says_when_nothing_seems_to_answer(browser, server: RunningServer) -> None:
+    from selenium.webdriver.common.by import By
+    from selenium.webdriver.support import expected_conditions as ec
+    from selenium.webdriver.support.ui import WebDriverWait
+
+    browser.get(server.base_url + "/")
+    browser.find_element(By.ID, "query").send_keys("Give me a recipe for chocolate cake.")
+    browser.find_element(By.ID, "ask").click()
+    WebDriverWait(browser, 30).until(ec.presence_of_all_elements_located((By.CSS_SELECTOR, "li.result")))
+    verdict = browser.find_element(By.ID, "verdict")
+    assert verdict.is_displayed() and "seems to answer" in verdict.text
+    assert len(browser.find_elements(By.CSS_SELECTOR, "li.result")) == 5  # the closest passages are still shown

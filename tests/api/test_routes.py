@@ -31,6 +31,15 @@ def test_filters_restrict_results(client: TestClient) -> None:
     assert all(r["citation"]["date"] is not None for r in undated)
 
 
+def test_the_response_carries_the_verdict_of_its_passages(client: TestClient) -> None:
+    for query in ("Victory Day celebration", "Give me a recipe for chocolate cake."):
+        payload = client.post("/search", json={"query": query, "top_k": 5}).json()
+        relevances = [r["relevance"] for r in payload["results"]]
+        assert all(0 <= r <= 1 for r in relevances)
+        assert payload["answerable"] is (max(relevances) >= 0.5)
+    assert client.post("/search", json={"query": "x", "filters": {"source": "nothing/*"}}).json()["answerable"] is False
+
+
 @pytest.mark.parametrize(
     ("method", "path", "body", "expected"),
     [

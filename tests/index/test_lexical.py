@@ -6,8 +6,9 @@ from __future__ import annotations
 from pathlib import Path
 
 import numpy as np
+import pytest
 
-from rag.index.lexical import LexicalIndex, LexicalTokenizer
+from rag.index.lexical import DocumentLexicalIndex, LexicalIndex, LexicalTokenizer
 
 
 def test_tokenizer_stems_drops_stop_words_and_splits_cjk_into_bigrams() -> None:
@@ -49,3 +50,19 @@ def test_words_of_a_script_with_one_language_are_stemmed_for_it_whatever_the_set
     assert english("остеопорозом") == english("остеопороза") == ["остеопороз"]
     assert english("The files") == ["file"]  # Latin words keep the configured language's stemmer
     assert LexicalTokenizer("en", stem=False)("πίνει files") == ["πίνει", "files"]
+
+
+def test_document_bm25_scores_whole_documents_and_maps_passages_to_them(tmp_path: Path) -> None:
+    # document 0 says "comet" in both its passages, document 1 once; document 2 never
+    texts = ["a comet passed. the comet returned.", "one comet, seen once, among many other words here", "moons"]
+    chunk_documents = {11: 0, 12: 0, 20: 1, 30: 2}
+    index = DocumentLexicalIndex.build(texts, chunk_documents, LexicalTokenizer("en"), k1=0.9, b=0.4)
+    assert index.documents_of(np.array([30, 11, 20, 12])).tolist() == [2, 0, 1, 0]
+    scores = index.scores("comet")
+    assert scores[0] > scores[1] > 0 and scores[2] == 0
+    # a filter keeps only the documents of the allowed passages
+    assert index.scores("comet", np.array([20, 30])).tolist() == [0.0, pytest.approx(scores[1]), 0.0]
+    index.save(tmp_path / "documents")
+    loaded = DocumentLexicalIndex.load(tmp_path / "documents", LexicalTokenizer("en"))
+    assert loaded.scores("comet").tolist() == scores.tolist()
+    assert loaded.documents_of(np.array([12, 20])).tolist() == [0, 1]

@@ -11,6 +11,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from rag.errors import IndexMismatchError
 from rag.index.store import MIGRATIONS, DocumentInfo, MetadataStore, StoredChunk, select_in
 from rag.types import Chunk, Document, Page, SentenceVectors
 
@@ -220,3 +221,22 @@ def test_a_document_length_counts_characters_past_a_nul(tmp_path: Path) -> None:
     assert store.document("n").n_chars == len(text) == 33
     assert store.document_text("n") == text
     store.close()
+
+
+def test_lexical_documents_number_each_document_with_passages_and_map_its_chunks(store: MetadataStore) -> None:
+    stored = all_chunks(store)
+    texts, chunk_documents = store.lexical_documents(with_titles=True)
+    assert sorted(chunk_documents) == sorted(stored)
+    for chunk_id, number in chunk_documents.items():
+        chunk = stored[chunk_id]
+        assert chunk.text in texts[number]
+        if chunk.title:
+            assert texts[number].startswith(f"{chunk.title}\n")
+    assert len(texts) == len({c.doc_id for c in stored.values()})
+
+
+def test_a_store_of_an_older_schema_opened_read_only_asks_for_a_rebuild(store: MetadataStore) -> None:
+    store.db.execute("PRAGMA user_version = 3")
+    store.db.commit()
+    with pytest.raises(IndexMismatchError, match=r"schema version 3.*rebuild the index"):
+        MetadataStore(store.path, read_only=True)

@@ -15,6 +15,7 @@ import time
 from pathlib import Path
 
 import httpx
+import numpy as np
 import pytest
 from conftest import RunningServer
 
@@ -95,6 +96,12 @@ def test_editing_one_of_200_files_re_embeds_only_its_passages(
             assert not any(h.citation.source.endswith("note_0007.txt") for h in old_hits)
         documents = {d.source.rsplit("/", 1)[-1] for d in searcher.index.store.documents()}
         assert "note_0007.txt" not in documents and "note_0042.txt" in documents
+        # whole-document BM25 follows the update: the edited note is the best document for its new words
+        whole = searcher.index.documents
+        assert len(whole.chunk_ids) == update.chunks and len(whole) == 199
+        best = int(np.argmax(whole.scores("zebra lighthouse Quillbrook")))
+        edited_chunks = [c for c, d in searcher.index.store.chunk_doc_ids().items() if d.endswith("note_0042.txt")]
+        assert whole.documents_of(np.array(edited_chunks)).tolist() == [best] * len(edited_chunks)
 
     counting.passages = 0
     again = build_index([corpus], settings, index_dir=index_dir, embedder=counting.inner)

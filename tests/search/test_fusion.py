@@ -6,7 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rag.search.fusion import Ranking, min_max_fusion, reciprocal_rank_fusion
+from rag.search.fusion import (
+    EVIDENCE_RANK,
+    DocumentEvidence,
+    FusionWeights,
+    Ranking,
+    evidence_fusion,
+    min_max_fusion,
+    reciprocal_rank_fusion,
+)
 
 
 def test_min_max_fusion_matches_hand_computed_values() -> None:
@@ -117,3 +125,64 @@ def test_rankings_from_index_rows_drop_the_padding_and_order_ties_by_id() -> Non
     scored = Ranking.from_scores({8: 0.5, 3: 0.7, 1: 0.5, 9: 0.7})
     assert scored.ids.tolist() == [3, 9, 1, 8] and scored.scores.tolist() == [0.7, 0.7, 0.5, 0.5]
     assert scored.head(3).ids.tolist() == [3, 9, 1] and len(scored.head(10)) == 4
+
+
+# --- evidence-weighted fusion -------------------------------------------------------------------------------
+
+
+def _evidence(document_scores: list[float], chunk_documents: dict[int, int], depth: int = 100) -> DocumentEvidence:
+    lookup = np.vectorize(chunk_documents.__getitem__, otypes=[np.int64])
+    return DocumentEvidence.from_scores(np.array(document_scores), lambda ids: lookup(ids), depth)
+
+
+def test_evidence_is_how_far_the_best_document_stands_above_the_fifteenth() -> None:
+    assert EVIDENCE_RANK == 15
+    flat = _evidence([10.0 - 0.1 * i for i in range(15)] + [1.0], {})
+    assert flat.strength == pytest.approx((10.0 - 8.6) / 10.0)
+    peaked = _evidence([20.0] + [5.0] * 13 + [4.0, 0.0, 0.0], {})
+    assert peaked.strength == pytest.approx((20.0 - 4.0) / 20.0)
+    # words found in fewer than fifteen documents single them out: full evidence; no document matched: none
+    assert _evidence([3.0, 0.0, 2.0], {}).strength == 1.0
+    assert _evidence([0.0, 0.0], {}).strength == 0.0
+    # scaled over the matching documents: best 1, the lowest 0, unmatched 0
+    assert _evidence([3.0, 0.0, 2.0, 1.0], {}).scaled.tolist() == pytest.approx([1.0, 0.0, 0.5, 0.0])
+
+
+def test_lexical_weight_rises_over_the_evidence_range() -> None:
+    weights = FusionWeights(lexical=0.5, evidence_low=0.2, evidence_high=0.3)
+    assert [weights.lexical_weight(e) for e in (0.0, 0.2, 0.25, 0.3, 0.9)] == pytest.approx([0, 0, 0.25, 0.5, 0.5])
+    step = FusionWeights(lexical=0.4, evidence_low=0.3, evidence_high=0.3)
+    assert (step.lexical_weight(0.29), step.lexical_weight(0.3)) == (0.0, 0.4)
+
+
+def test_flat_lexical_evidence_leaves_the_dense_order_and_strong_evidence_fuses() -> None:
+    dense = Ranking(np.array([1, 2, 3]), np.array([0.9, 0.7, 0.5]))
+    lexical = Ranking(np.array([3, 4]), np.array([12.0, 4.0]))
+    documents = {1: 0, 2: 1, 3: 2, 4: 3}
+    weights = FusionWeights(lexical=0.5, evidence_low=0.2, evidence_high=0.3, document=0.0)
+    flat = _evidence([10.0] * 14 + [9.5], documents)  # evidence 0.05: dense alone
+    fused = evidence_fusion(dense, lexical, flat, weights)
+    assert fused.ids.tolist() == [1, 2, 3, 4]
+    assert fused.scores.tolist() == pytest.approx([1.0, 0.5, 0.0, 0.0])
+    strong = _evidence([1.0, 0.0, 8.0, 2.0], documents)  # four matching documents: full evidence
+    fused = evidence_fusion(dense, lexical, strong, weights)
+    reference = min_max_fusion(dense, lexical, 0.5)  # without the document term: fixed min-max at weight 0.5
+    assert fused.ids.tolist() == reference.ids.tolist()
+    assert fused.scores.tolist() == pytest.approx(reference.scores.tolist())
+
+
+def test_the_document_term_moves_whole_documents_and_keeps_the_order_within_one() -> None:
+    dense = Ranking(np.array([1, 2, 3, 5]), np.array([0.9, 0.8, 0.5, 0.1]))
+    lexical = Ranking(np.array([3, 5]), np.array([5.0, 1.0]))
+    documents = {1: 0, 2: 1, 3: 1, 5: 1}  # chunks 2, 3 and 5 share document 1, which matches best as a whole
+    evidence = _evidence([2.0, 6.0], documents)  # two matching documents: full evidence; scaled 0 and 1
+    fused = evidence_fusion(dense, lexical, evidence, FusionWeights(0.5, 0.2, 0.3, document=0.6))
+    # dense scaled: 1 -> 1, 2 -> 0.875, 3 -> 0.5, 5 -> 0; BM25 scaled: 3 -> 1, 5 -> 0
+    passage = {1: 0.5 * 1, 2: 0.5 * 0.875, 3: 0.5 * 0.5 + 0.5 * 1, 5: 0.0}
+    document = {0: 0.5 * 1 + 0.5 * 0, 1: 0.5 * 0.875 + 0.5 * 1}  # best dense of its candidates, whole-text BM25
+    expected = {c: 0.6 * document[documents[c]] + 0.4 * passage[c] for c in passage}
+    assert fused.ids.tolist() == [3, 2, 5, 1]
+    assert fused.scores.tolist() == pytest.approx([expected[c] for c in (3, 2, 5, 1)])
+    alone = evidence_fusion(dense, lexical, evidence, FusionWeights(0.5, 0.2, 0.3, document=0.0))
+    within = [c for c in alone.ids.tolist() if documents[c] == 1]
+    assert within == [c for c in fused.ids.tolist() if documents[c] == 1]  # the passages of one keep their order

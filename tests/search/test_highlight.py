@@ -21,12 +21,14 @@ def test_best_sentence_is_the_closest_vector(seed: int) -> None:
     query = rng.standard_normal(16).astype(np.float32)
     spans = [(10 * i, 10 * i + 8) for i in range(7)]
     closest = max(range(7), key=lambda i: float(np.dot(vectors[i].astype(np.float64), query)))
-    assert best_sentence(query, SentenceVectors(spans, vectors)) == Span(*spans[closest])
+    span, similarity = best_sentence(query, SentenceVectors(spans, vectors))
+    assert span == Span(*spans[closest])
+    assert similarity == pytest.approx(float(vectors[closest] @ query), abs=1e-6)
 
 
 def test_equally_close_sentences_go_to_the_first() -> None:
     vectors = np.array([[0, 1], [1, 0], [1, 0]], dtype=np.float32)
-    assert best_sentence(np.array([1, 0]), SentenceVectors([(0, 5), (6, 9), (10, 20)], vectors)) == Span(6, 9)
+    assert best_sentence(np.array([1, 0]), SentenceVectors([(0, 5), (6, 9), (10, 20)], vectors))[0] == Span(6, 9)
 
 
 @pytest.mark.parametrize("mode", ["dense", "bm25", "hybrid"])

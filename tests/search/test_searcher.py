@@ -56,7 +56,8 @@ def test_result_shape_and_metadata(standin_searcher) -> None:
     seed_searcher = standin_searcher
     (hit, *_) = seed_searcher.search("In which city did the embassy hold the 2023 Victory Day event?", 3)
     record = hit.to_dict()
-    assert set(record) == {"rank", "score", "text", "citation", "highlight"}
+    assert set(record) == {"rank", "score", "text", "citation", "highlight", "relevance"}
+    assert 0 <= record["relevance"] <= 1
     assert set(record["highlight"]) == {"start", "end"}
     assert set(record["citation"]) == CITATION_FIELDS
     assert record["citation"]["page"] is None and record["citation"]["section"] is None  # plain text
