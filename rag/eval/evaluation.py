@@ -139,7 +139,12 @@ def settings_summary(settings: Settings, variant: Variant) -> dict[str, Any]:
     summary = index_settings(settings) | {"mode": variant.name}
     if variant.mode == "hybrid":
         summary["fusion"] = settings.fusion
-        summary |= {"dense_weight": settings.fusion_dense_weight} if settings.fusion == "minmax" else {}
+        summary |= {"dense_weight": settings.fusion_dense_weight} if settings.fusion != "rrf" else {}
+        if settings.fusion == "evidence":
+            summary |= {
+                "evidence_range": [settings.fusion_evidence_low, settings.fusion_evidence_high],
+                "document_weight": settings.fusion_document_weight,
+            }
         summary |= {"rrf_k": settings.rrf_k} if settings.fusion == "rrf" else {}
         summary["fusion_depth"] = settings.fusion_depth
     if variant.rerank:

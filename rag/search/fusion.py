@@ -1,10 +1,11 @@
 """Fusion: one ranked list of chunk ids from the dense and the BM25 lists (hybrid retrieval).
 
 The default, evidence-weighted fusion, gives BM25 a weight that follows its own evidence for the question: when
-the best document by whole-document BM25 stands well above the tenth, the question's words single documents out
+the best document by whole-document BM25 stands well above the 15th, the question's words single documents out
 and BM25 is trusted as much as the dense list; when the top is flat, the words are spread over many documents and
 the dense list decides. No fixed weight wins in every domain (README: SciFact wants 0.5, entity search wants pure
-dense), this one does on both. The lexical side mixes passage BM25 with the passage's whole document's BM25.
+dense); this one holds on both. A document term then adds each passage's document score (its best dense passage
+and its whole-text BM25), so a passage gains when its document as a whole matches.
 
 Two fixed methods remain as settings: a weighted sum of min-max normalised scores, and reciprocal rank fusion
 (Cormack et al., 2009), which ignores scores altogether.
@@ -76,7 +77,7 @@ class FusionWeights:
 
 
 EVIDENCE_RANK = 15
-"""Lexical evidence compares the best document's BM25 score with this rank's (README: 10 to 20 measure alike)."""
+"""Lexical evidence compares the best document's BM25 score with this rank's (README: the 10th measured worse)."""
 
 
 @dataclass(frozen=True)
