@@ -1,10 +1,19 @@
-"""Turn ranked passages into the assistant message a chat front end shows: quoted passages under numbered
-markers, then the list of sources."""
+"""Turn ranked passages into the assistant message a chat front end shows: the answering sentences first, each
+marked ``[n]``, then the passages trimmed around them, then the sources as links; and the OpenAI ``url_citation``
+annotations that let a front end (Open WebUI) show those sources as its own chips."""
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlencode
+
 from rag.search.answerability import answerable
 from rag.types import Hit
+
+PASSAGE_CONTEXT_CHARS = 240
+"""Characters of a passage kept on each side of its answering sentence in a chat reply."""
 
 
 def lines_label(hit: Hit) -> str:
@@ -21,18 +30,76 @@ def source_label(hit: Hit) -> str:
     return ", ".join(parts)
 
 
-def answer_parts(query: str, hits: list[Hit]) -> list[str]:
-    """The assistant message as pieces (one per passage, then the sources), so it can be streamed as it is. When
-    no passage seems to answer, the message says so before quoting the closest ones."""
+def span_link(base_url: str, hit: Hit) -> str:
+    """The URL of the cited span in its document (``GET /documents/{doc_id}?start=&end=``)."""
+    params = {"start": hit.citation.start, "end": hit.citation.end}
+    query = urlencode(params | ({"page": hit.citation.page} if hit.citation.page else {}))
+    return f"{base_url.rstrip('/')}/documents/{hit.citation.doc_id}?{query}"
+
+
+@dataclass(frozen=True)
+class Reply:
+    """An assistant message in pieces (streamed as they are) and its ``url_citation`` annotations, whose
+    ``start_index``/``end_index`` count characters of the joined pieces."""
+
+    parts: list[str]
+    annotations: list[dict[str, Any]]
+
+    @property
+    def text(self) -> str:
+        return "".join(self.parts)
+
+
+def answering_sentence(hit: Hit) -> str:
+    """The passage's sentence closest to the question (its highlight), or its opening when it has none."""
+    if hit.highlight is None:
+        return _shortened(hit.text, 0, min(len(hit.text), 2 * PASSAGE_CONTEXT_CHARS))
+    start, end = hit.highlight.start - hit.citation.start, hit.highlight.end - hit.citation.start
+    return " ".join(hit.text[start:end].split())
+
+
+def trimmed_passage(hit: Hit) -> str:
+    """The passage cut to ``PASSAGE_CONTEXT_CHARS`` around its answering sentence, with "…" where cut."""
+    if hit.highlight is None:
+        return _shortened(hit.text, 0, min(len(hit.text), 2 * PASSAGE_CONTEXT_CHARS))
+    start = max(0, hit.highlight.start - hit.citation.start - PASSAGE_CONTEXT_CHARS)
+    end = min(len(hit.text), hit.highlight.end - hit.citation.start + PASSAGE_CONTEXT_CHARS)
+    return _shortened(hit.text, start, end)
+
+
+def _shortened(text: str, start: int, end: int) -> str:
+    """``text[start:end]`` widened to whole words, "…" marking a cut."""
+    while start > 0 and not text[start - 1].isspace():
+        start -= 1
+    while end < len(text) and not text[end].isspace():
+        end += 1
+    return ("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else "")
+
+
+def chat_reply(hits: Sequence[Hit], base_url: str) -> Reply:
+    """The reply to a question: what answers it (or a plain sentence that nothing seems to), the passages,
+    and the sources as links. The question is never repeated back."""
     if not hits:
-        return [f"No passage in the index answers “{query}”."]
+        return Reply(["Nothing in the indexed documents matches this question."], [])
+    parts: list[str] = []
     if answerable(hits) is False:
-        opening = f"The documents do not seem to hold the answer to “{query}”. The closest passages:\n\n"
-    else:
-        opening = f"Passages that answer “{query}”:\n\n"
-    parts = [opening]
+        parts.append("The documents do not seem to hold the answer to this. The closest passages:\n\n")
+    parts.append("".join(f"{answering_sentence(h)} [{h.rank}]\n" for h in hits) + "\n")
     for hit in hits:
-        quoted = "\n".join(f"> {line}" if line else ">" for line in hit.text.splitlines())
-        parts.append(f"[{hit.rank}] (score {hit.score:.2f})\n{quoted}\n\n")
-    parts.append("Sources:\n" + "\n".join(f"[{hit.rank}] {source_label(hit)}" for hit in hits) + "\n")
-    return parts
+        quoted = "\n".join(f"> {line}" if line.strip() else ">" for line in trimmed_passage(hit).splitlines())
+        parts.append(f"[{hit.rank}] {source_label(hit)}\n{quoted}\n\n")
+    sources, annotations = "Sources:\n", []
+    offset = len("".join(parts))
+    for hit in hits:
+        url, title = span_link(base_url, hit), source_label(hit)
+        link = f"[{title}]({url})"
+        start = offset + len(sources) + len(f"[{hit.rank}] ")
+        annotations.append(
+            {
+                "type": "url_citation",
+                "url_citation": {"url": url, "title": title, "start_index": start, "end_index": start + len(link)},
+            }
+        )
+        sources += f"[{hit.rank}] {link}\n"
+    parts.append(sources)
+    return Reply(parts, annotations)

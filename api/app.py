@@ -15,7 +15,7 @@ from fastapi.openapi.utils import get_openapi
 
 from api.auth import OPEN_PATHS, ApiKeyMiddleware
 from api.body_limit import BodyLimitMiddleware
-from api.errors import documented, install_error_handlers
+from api.errors import documented, error_model_ref, install_error_handlers
 from api.reload import IndexReloader, ServedBuilds
 from api.routers import chat, documents, health, page, search, web_search
 from rag.runtime import configure_process
@@ -25,7 +25,6 @@ from rag.settings import Settings
 logger = logging.getLogger(__name__)
 
 SECURITY_SCHEME = "bearer"
-ERROR_CONTENT = {"application/json": {"schema": {"$ref": "#/components/schemas/ErrorOut"}}}
 """The error model, which the routes' own ``responses=`` put in the schema's components."""
 
 
@@ -84,12 +83,15 @@ def _openapi(app: FastAPI, *, keyed: bool) -> dict[str, Any]:
             schema.setdefault("components", {})["securitySchemes"] = {
                 SECURITY_SCHEME: {"type": "http", "scheme": "bearer", "description": "The RAG_API_KEY."}
             }
-            unauthorised = {"description": documented(401)[401]["description"], "content": ERROR_CONTENT}
             for path, operations in schema["paths"].items():
                 if path in OPEN_PATHS:
                     continue
+                content = {"application/json": {"schema": {"$ref": error_model_ref(path)}}}
                 for operation in operations.values():
                     operation["security"] = [{SECURITY_SCHEME: []}]
-                    operation["responses"]["401"] = unauthorised
+                    operation["responses"]["401"] = {
+                        "description": documented(401)[401]["description"],
+                        "content": content,
+                    }
         app.openapi_schema = schema
     return app.openapi_schema

@@ -30,6 +30,8 @@ class ApiKeyMiddleware:
                 401,
                 "missing or wrong API key: send the header 'Authorization: Bearer <RAG_API_KEY>'",
                 headers={"WWW-Authenticate": "Bearer"},
+                path=scope["path"],
+                code="invalid_api_key",
             )
             await response(scope, receive, send)
             return

@@ -70,5 +70,5 @@ class BodyLimitMiddleware:
 
     async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
         error = BodyTooLargeError(self.limit)
-        response = error_response(error.status_code, error.detail, headers=error.headers)
+        response = error_response(error.status_code, error.detail, headers=error.headers, path=scope["path"])
         await response(scope, receive, send)

@@ -24,5 +24,11 @@ def get_searcher(request: Request) -> Iterator[Searcher]:
         yield searcher
 
 
+def public_base_url(request: Request, settings: Settings) -> str:
+    """Where the links the service writes point: ``RAG_PUBLIC_URL`` when set (behind a proxy, in a container),
+    else the address the request came to."""
+    return settings.public_url or str(request.base_url)
+
+
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 SearcherDep = Annotated[Searcher, Depends(get_searcher)]

@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException
 from starlette.responses import Response
 from starlette.routing import Match
 
-from api.schemas import ErrorItem, ErrorOut
+from api.schemas import ErrorItem, ErrorOut, OpenAIErrorOut
 from rag.errors import (
     DocumentNotFoundError,
     IndexCorruptError,
@@ -56,18 +56,25 @@ MAX_LOC_CHARS = 64
 MAX_LOC_PARTS = 12
 
 DESCRIPTIONS = {
-    400: "The request body could not be read.",
+    400: "The request body could not be read, or asks for what this model cannot do (OpenAI routes).",
     401: "Missing or wrong API key.",
-    404: "No such document or page.",
+    404: "No such document or page, or no such model (OpenAI routes).",
     413: "The request body is larger than RAG_MAX_REQUEST_BYTES.",
     422: "The request is invalid: the reason is in `detail`, the first problems in `errors`.",
     503: "The index cannot be used.",
 }
 
 
-def documented(*statuses: int) -> dict[int | str, dict[str, Any]]:
-    """The ``responses=`` of a route: each status with the one error model, for the OpenAPI schema."""
-    return {status: {"model": ErrorOut, "description": DESCRIPTIONS[status]} for status in statuses}
+def documented(*statuses: int, openai: bool = False) -> dict[int | str, dict[str, Any]]:
+    """The ``responses=`` of a route: each status with the one error model (OpenAI's for the ``/v1/`` routes), for
+    the OpenAPI schema."""
+    model = OpenAIErrorOut if openai else ErrorOut
+    return {status: {"model": model, "description": DESCRIPTIONS[status]} for status in statuses}
+
+
+def error_model_ref(path: str) -> str:
+    """The schema component of a path's error bodies."""
+    return "#/components/schemas/" + ("OpenAIErrorOut" if path.startswith(OPENAI_PREFIX) else "ErrorOut")
 
 
 def excerpt(text: object, limit: int = MAX_DETAIL_CHARS) -> str:
@@ -75,9 +82,35 @@ def excerpt(text: object, limit: int = MAX_DETAIL_CHARS) -> str:
     return shorten(str(text), limit).encode("utf-8", "surrogatepass").decode("utf-8", "replace")
 
 
+OPENAI_PREFIX = "/v1/"
+"""Routes under this prefix answer errors in OpenAI's shape, which OpenAI clients parse into their exceptions."""
+
+OPENAI_ERROR_TYPES = {
+    400: "invalid_request_error", 401: "invalid_request_error", 404: "invalid_request_error",
+    405: "invalid_request_error", 413: "invalid_request_error", 422: "invalid_request_error",
+}  # fmt: skip
+
+
 def error_response(
-    status: int, detail: object, *, errors: list[ErrorItem] | None = None, headers: dict[str, str] | None = None
+    status: int,
+    detail: object,
+    *,
+    errors: list[ErrorItem] | None = None,
+    headers: dict[str, str] | None = None,
+    path: str = "",
+    code: str | None = None,
 ) -> JSONResponse:
+    """The error body: ``ErrorOut``, or under ``/v1/`` OpenAI's ``{"error": {"message", "type", "param",
+    "code"}}`` (``param``: the first invalid field, ``code``: a machine-readable reason when there is one)."""
+    if path.startswith(OPENAI_PREFIX):
+        param = ".".join(str(part) for part in errors[0].loc[1:]) if errors and errors[0].loc else None
+        error = {
+            "message": excerpt(detail),
+            "type": OPENAI_ERROR_TYPES.get(status, "server_error" if status >= 500 else "invalid_request_error"),
+            "param": param or None,
+            "code": code,
+        }
+        return JSONResponse({"error": error}, status_code=status, headers=headers)
     body = ErrorOut(detail=excerpt(detail), errors=errors)
     return JSONResponse(body.model_dump(exclude_none=True), status_code=status, headers=headers)
 
@@ -94,7 +127,7 @@ def rag_error_handler(request: Request, exc: Exception) -> JSONResponse:
     status = status_for(exc)
     if status >= 500:
         logger.error("%s %s failed: %s", request.method, request.url.path, exc)
-    return error_response(status, exc)
+    return error_response(status, exc, path=request.url.path)
 
 
 def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
@@ -107,7 +140,7 @@ def validation_error_handler(request: Request, exc: Exception) -> JSONResponse:
     detail = f"invalid request: {'.'.join(map(str, first.loc)) or 'request'}: {first.msg}"
     if len(problems) > 1:
         detail += f" (and {len(problems) - 1} more problem{'s' if len(problems) > 2 else ''})"
-    return error_response(422, detail, errors=listed)
+    return error_response(422, detail, errors=listed, path=request.url.path)
 
 
 def _error_item(problem: dict[str, Any]) -> ErrorItem:
@@ -133,8 +166,11 @@ def http_error_handler(request: Request, exc: Exception) -> Response:
         if request.method == "OPTIONS":
             return Response(status_code=204, headers=headers)
         detail = f"method {request.method} is not allowed here; use {', '.join(allowed)}"
-        return error_response(405, detail, headers=headers)
-    return error_response(exc.status_code, exc.detail, headers=headers or None)
+        return error_response(405, detail, headers=headers, path=request.url.path)
+    detail, code = exc.detail, None
+    if isinstance(detail, dict):  # routes that name an OpenAI error code raise {"message", "code"}
+        detail, code = detail.get("message", ""), detail.get("code")
+    return error_response(exc.status_code, detail, headers=headers or None, path=request.url.path, code=code)
 
 
 def allowed_methods(request: Request) -> list[str]:
@@ -152,7 +188,7 @@ def allowed_methods(request: Request) -> list[str]:
 
 def unexpected_error_handler(request: Request, exc: Exception) -> JSONResponse:
     """A bug answers 500 in the same shape, without internals (the traceback goes to the log)."""
-    return error_response(500, "internal error; the server log has the details")
+    return error_response(500, "internal error; the server log has the details", path=request.url.path)
 
 
 def install_error_handlers(app: FastAPI) -> None:

@@ -30,6 +30,19 @@ class ErrorOut(BaseModel):
     )
 
 
+class OpenAIError(BaseModel):
+    message: str = Field(description="What is wrong and how to fix it.")
+    type: str = Field(description="invalid_request_error, or server_error.")
+    param: str | None = Field(None, description="The first invalid field, when one is to blame.")
+    code: str | None = Field(None, description="A machine-readable reason (model_not_found, invalid_api_key).")
+
+
+class OpenAIErrorOut(BaseModel):
+    """The body of every error under ``/v1/``, in OpenAI's shape, which OpenAI clients turn into their exceptions."""
+
+    error: OpenAIError
+
+
 _ISO_DAY = re.compile(r"[0-9]{4}-[0-9]{2}-[0-9]{2}")
 
 
@@ -154,15 +167,42 @@ class ChatMessage(BaseModel):
         return "\n".join(str(p.get("text", "")) for p in parts if p.get("type") == "text")
 
 
-class ChatRequest(BaseModel):
-    """An OpenAI chat completion request. OpenAI clients send many optional fields (temperature, user, ...);
-    they are accepted and ignored, as a retrieval model has no use for them."""
+class StreamOptions(BaseModel):
+    model_config = ConfigDict(extra="allow")
+    include_usage: bool = False
+
+
+class OpenAIOptions(BaseModel):
+    """What OpenAI requests share. OpenAI clients send many optional fields (temperature, user, ...); they are
+    accepted and ignored, as a retrieval model has no use for them. Those whose meaning it cannot honour
+    (``n`` above 1, a required tool call, a JSON schema for the reply) are refused with a 400 by the route."""
 
     model_config = ConfigDict(extra="allow")
     model: str | None = None
-    messages: list[ChatMessage] = Field(min_length=1, fail_fast=True)
     stream: bool = Field(False, strict=True)
-    top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Passages quoted in the answer (an extension).")
+    stream_options: StreamOptions | None = None
+    top_k: int | None = Field(
+        None, ge=1, le=MAX_TOP_K, description="Passages quoted in the answer (an extension; default RAG_CHAT_PASSAGES)."
+    )
+    n: int | None = Field(None, ge=1)
+    tools: list[dict[str, Any]] | None = Field(None, max_length=128)
+    tool_choice: str | dict[str, Any] | None = None
+    response_format: dict[str, Any] | None = None
+
+
+class ChatRequest(OpenAIOptions):
+    """An OpenAI chat completion request: the conversation is the question."""
+
+    messages: list[ChatMessage] = Field(min_length=1, fail_fast=True)
+
+
+class CompletionRequest(OpenAIOptions):
+    """An OpenAI (legacy) completion request: the prompt is the question."""
+
+    prompt: str | Annotated[list[str], Field(min_length=1, max_length=MAX_TOP_K, fail_fast=True)]
+
+    def text(self) -> str:
+        return self.prompt if isinstance(self.prompt, str) else self.prompt[0]
 
 
 class ModelOut(BaseModel):

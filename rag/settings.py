@@ -73,6 +73,12 @@ class Settings(BaseSettings):
         "unset, since no PyPI package ships one.",
     )
     rerank_depth: int = Field(30, ge=1, le=200, description="Candidates the cross-encoder rescores per question.")
+    chat_passages: int = Field(3, ge=1, le=MAX_TOP_K, description="Passages quoted in a chat reply (OpenAI endpoints).")
+    public_url: str | None = Field(
+        None,
+        description="The service's address as users reach it (behind a proxy or in a container), for every link it "
+        "writes; unset: the address each request came to.",
+    )
     answer_threshold: float = Field(
         0.35, ge=-1.0, le=1.0,
         description="Similarity (cosine) of a passage's best sentence to the question at which the passage seems to "

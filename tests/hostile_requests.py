@@ -82,9 +82,20 @@ def declared(openapi: dict[str, Any], path: str, method: str, status: int) -> di
 
 
 def assert_error_shape(response: httpx.Response, openapi: dict[str, Any]) -> dict[str, Any]:
-    """The body is the one error model, small, and its ``detail`` says something."""
+    """The body is the path's error model (OpenAI's under ``/v1/``), small, and says something; returned as
+    ``ErrorOut`` fields (``detail``, and ``errors`` when listed) whichever shape it came in."""
     assert len(response.content) < 4096, f"{len(response.content)} bytes of error"
     body = response.json()
+    if response.request.url.path.startswith("/v1/"):
+        error_validator(openapi, {"$ref": "#/components/schemas/OpenAIErrorOut"}).validate(body)
+        assert body["error"]["message"] and body["error"]["type"]
+        return {"detail": body["error"]["message"]}
     error_validator(openapi, {"$ref": "#/components/schemas/ErrorOut"}).validate(body)
     assert body["detail"] and all("input" not in item and "ctx" not in item for item in body.get("errors", []))
     return body
+
+
+def error_detail(response: httpx.Response) -> str:
+    """The error's message in either shape."""
+    body = response.json()
+    return body["error"]["message"] if "error" in body else body["detail"]

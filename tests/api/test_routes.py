@@ -9,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
+from hostile_requests import error_detail
 
 
 @pytest.fixture(scope="module")
@@ -77,7 +78,7 @@ def test_bad_requests_get_a_4xx_with_a_reason(client: TestClient, method: str, p
     else:
         response = client.request(method, path, json=body)
     assert response.status_code == expected, response.text
-    assert response.json()["detail"]
+    assert error_detail(response)
 
 
 def test_documents_list_and_cited_span(client: TestClient, standin_seed_index) -> None:
@@ -139,5 +140,7 @@ def test_chat_completion_raw_stream_ends_with_done(client: TestClient) -> None:
     assert events[-1] == "data: [DONE]"
     chunks = [json.loads(e.removeprefix("data: ")) for e in events[:-1]]
     assert chunks[0]["choices"][0]["delta"]["role"] == "assistant"
-    assert len(chunks[0]["citations"]) == 5
+    assert len(chunks[0]["citations"]) == 3  # RAG_CHAT_PASSAGES
+    (sources,) = [c for c in chunks if c["choices"][0]["delta"].get("annotations")]
+    assert sources["choices"][0]["delta"]["content"].startswith("Sources:\n[1] [")
     assert chunks[-1]["choices"][0]["finish_reason"] == "stop"
