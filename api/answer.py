@@ -7,8 +7,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlencode
 
+from api.links import LinkSigner, span_link
 from rag.search.answerability import answerable
 from rag.types import Hit
 
@@ -28,13 +28,6 @@ def source_label(hit: Hit) -> str:
     if hit.citation.date:
         parts.append(hit.citation.date)
     return ", ".join(parts)
-
-
-def span_link(base_url: str, hit: Hit) -> str:
-    """The URL of the cited span in its document (``GET /documents/{doc_id}?start=&end=``)."""
-    params = {"start": hit.citation.start, "end": hit.citation.end}
-    query = urlencode(params | ({"page": hit.citation.page} if hit.citation.page else {}))
-    return f"{base_url.rstrip('/')}/documents/{hit.citation.doc_id}?{query}"
 
 
 @dataclass(frozen=True)
@@ -76,7 +69,7 @@ def _shortened(text: str, start: int, end: int) -> str:
     return ("… " if start > 0 else "") + text[start:end].strip() + (" …" if end < len(text) else "")
 
 
-def chat_reply(hits: Sequence[Hit], base_url: str) -> Reply:
+def chat_reply(hits: Sequence[Hit], base_url: str, signer: LinkSigner | None = None) -> Reply:
     """The reply to a question: what answers it (or a plain sentence that nothing seems to), the passages,
     and the sources as links. The question is never repeated back."""
     if not hits:
@@ -91,7 +84,7 @@ def chat_reply(hits: Sequence[Hit], base_url: str) -> Reply:
     sources, annotations = "Sources:\n", []
     offset = len("".join(parts))
     for hit in hits:
-        url, title = span_link(base_url, hit), source_label(hit)
+        url, title = span_link(base_url, hit, signer), source_label(hit)
         link = f"[{title}]({url})"
         start = offset + len(sources) + len(f"[{hit.rank}] ")
         annotations.append(

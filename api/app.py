@@ -16,6 +16,7 @@ from fastapi.openapi.utils import get_openapi
 from api.auth import OPEN_PATHS, ApiKeyMiddleware
 from api.body_limit import BodyLimitMiddleware
 from api.errors import documented, error_model_ref, install_error_handlers
+from api.links import LinkSigner
 from api.reload import IndexReloader, ServedBuilds
 from api.routers import chat, documents, health, page, search, web_search
 from rag.runtime import configure_process
@@ -68,8 +69,11 @@ def create_app(
     for module in (health, search, documents, chat, web_search, page):
         app.include_router(module.router)
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.state.link_signer = None
     if settings.api_key is not None:  # added last, so it runs first: no key, no work
-        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value())
+        secret = settings.link_secret.get_secret_value().encode() if settings.link_secret else None
+        app.state.link_signer = LinkSigner(secret, settings.link_ttl_seconds)
+        app.add_middleware(ApiKeyMiddleware, api_key=settings.api_key.get_secret_value(), signer=app.state.link_signer)
     app.openapi = lambda: _openapi(app, keyed=settings.api_key is not None)  # type: ignore[method-assign]
     return app
 

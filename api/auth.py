@@ -12,20 +12,30 @@ from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from api.errors import error_response
+from api.links import LinkSigner
 
 OPEN_PATHS = frozenset({"/health", "/"})
 
 
 class ApiKeyMiddleware:
-    def __init__(self, app: ASGIApp, api_key: str) -> None:
+    """No key, no work: every request but the open paths needs the bearer key, except a GET of a span link the
+    service signed itself (``api.links``)."""
+
+    def __init__(self, app: ASGIApp, api_key: str, signer: LinkSigner | None = None) -> None:
         self.app = app
         self.expected = api_key.encode()
+        self.signer = signer
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["path"] in OPEN_PATHS or scope["method"] == "OPTIONS":
             await self.app(scope, receive, send)
             return
-        if not self._authorised(Request(scope)):
+        request = Request(scope)
+        signed = scope["method"] in ("GET", "HEAD") and self.signer is not None
+        if signed and self.signer.verify(scope["path"], dict(request.query_params)):
+            await self.app(scope, receive, send)
+            return
+        if not self._authorised(request):
             response = error_response(
                 401,
                 "missing or wrong API key: send the header 'Authorization: Bearer <RAG_API_KEY>'",

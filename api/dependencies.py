@@ -7,6 +7,7 @@ from typing import Annotated
 
 from fastapi import Depends, Request
 
+from api.links import LinkSigner
 from api.reload import ServedBuilds
 from rag.search.searcher import Searcher
 from rag.settings import Settings
@@ -28,6 +29,11 @@ def public_base_url(request: Request, settings: Settings) -> str:
     """Where the links the service writes point: ``RAG_PUBLIC_URL`` when set (behind a proxy, in a container),
     else the address the request came to."""
     return settings.public_url or str(request.base_url)
+
+
+def link_signer(request: Request) -> LinkSigner | None:
+    """The signer of span links, when the service has an API key (links then carry a signature)."""
+    return request.app.state.link_signer
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]

@@ -79,6 +79,12 @@ class Settings(BaseSettings):
         description="The service's address as users reach it (behind a proxy or in a container), for every link it "
         "writes; unset: the address each request came to.",
     )
+    link_secret: SecretStr | None = Field(
+        None,
+        description="Key of the signatures on span links written when an API key is set (links that open without "
+        "the key); unset: a random key per process, so links stop working when the service restarts.",
+    )
+    link_ttl_seconds: int = Field(86_400, ge=60, description="How long a signed span link stays valid.")
     answer_threshold: float = Field(
         0.35, ge=-1.0, le=1.0,
         description="Similarity (cosine) of a passage's best sentence to the question at which the passage seems to "
@@ -138,7 +144,7 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address rag serve listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")
 
-    @field_validator("api_key", "reranker", mode="before")
+    @field_validator("api_key", "link_secret", "reranker", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

@@ -20,7 +20,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import StreamingResponse
 
 from api.answer import Reply, chat_reply
-from api.dependencies import SearcherDep, SettingsDep, public_base_url
+from api.dependencies import SearcherDep, SettingsDep, link_signer, public_base_url
 from api.errors import documented
 from api.routing import JsonRoute
 from api.schemas import ChatRequest, CompletionRequest, ModelListOut, ModelOut, OpenAIOptions
@@ -54,7 +54,7 @@ def chat_completions(
     if not any(t.role == "user" and t.text.strip() for t in turns):
         raise HTTPException(status_code=422, detail="no user message with text: the last user message is the question")
     found = search_conversation(searcher, turns, body.top_k or settings.chat_passages)
-    reply = chat_reply(found.hits, public_base_url(request, settings))
+    reply = chat_reply(found.hits, public_base_url(request, settings), link_signer(request))
     prompt_text = "\n".join(t.text for t in turns)
     answer = _Answer(body, reply, [h.to_dict() for h in found.hits], _usage(searcher, prompt_text, reply.text))
     return answer.stream("chat.completion.chunk") if body.stream else answer.chat()
@@ -71,7 +71,7 @@ def completions(
     if not body.text().strip():
         raise HTTPException(status_code=422, detail="the prompt is empty: it is the question")
     found = search_conversation(searcher, [Turn("user", body.text())], body.top_k or settings.chat_passages)
-    reply = chat_reply(found.hits, public_base_url(request, settings))
+    reply = chat_reply(found.hits, public_base_url(request, settings), link_signer(request))
     answer = _Answer(body, reply, [h.to_dict() for h in found.hits], _usage(searcher, body.text(), reply.text))
     return answer.stream("text_completion") if body.stream else answer.completion()
 

@@ -47,3 +47,30 @@ def test_openai_client_with_and_without_the_key(keyed_server: RunningServer) -> 
     bad = OpenAI(base_url=f"{keyed_server.base_url}/v1", api_key="wrong", max_retries=0)
     with pytest.raises(AuthenticationError):
         bad.models.list()
+
+
+def test_span_links_open_without_the_key_only_as_signed(keyed_server: RunningServer) -> None:
+    """Open WebUI's web loader fetches result links without the key: signed links open exactly their span."""
+    headers = {"Authorization": f"Bearer {API_KEY}"}
+    results = httpx.post(
+        keyed_server.base_url + "/web-search", json={"query": "Lachin airport", "count": 2}, headers=headers, timeout=60
+    ).json()
+    link = results[0]["link"]
+    assert "sig=" in link and "expires=" in link and API_KEY not in link
+    opened = httpx.get(link, headers={"Accept": "application/json"}, timeout=30)
+    assert opened.status_code == 200 and opened.json()["span"]["text"] in results[0]["snippet"]
+    assert results[0]["snippet"].endswith(f"({results[0]['title']})")
+    start = int(link.split("start=")[1].split("&")[0])
+    altered = link.replace(f"start={start}", f"start={max(0, start - 1)}")
+    assert httpx.get(altered, timeout=30).status_code == 401
+    unsigned = link.split("&expires=")[0]
+    assert httpx.get(unsigned, timeout=30).status_code == 401
+    assert httpx.get(keyed_server.base_url + "/documents", timeout=30).status_code == 401  # only span links
+    chat = httpx.post(
+        keyed_server.base_url + "/v1/chat/completions",
+        json={"messages": [{"role": "user", "content": "Which airport is still being built?"}]},
+        headers=headers,
+        timeout=60,
+    ).json()
+    url = chat["choices"][0]["message"]["annotations"][0]["url_citation"]["url"]
+    assert "sig=" in url and httpx.get(url, timeout=30).status_code == 200

@@ -114,7 +114,21 @@ def test_web_search_links_open_the_cited_span(client: TestClient) -> None:
         assert result["link"].startswith(str(client.base_url))
         assert result["title"].startswith("seeds/") and ", line" in result["title"]
         span = client.get(result["link"]).json()["span"]
-        assert span["text"] == result["snippet"]
+        assert result["snippet"] == f"{span['text']}\n({result['title']})"  # the passage, then its citation
+        assert "sig=" not in result["link"]  # no API key: links need no signature
+
+
+def test_links_name_the_public_url_when_one_is_set(client: TestClient) -> None:
+    settings = client.app.state.settings
+    client.app.state.settings = settings.model_copy(update={"public_url": "https://docs.example.org/rag/"})
+    try:
+        (result,) = client.post("/web-search", json={"query": "Victory Day", "count": 1}).json()
+        chat = client.post("/v1/chat/completions", json={"messages": [{"role": "user", "content": "Victory Day"}]})
+    finally:
+        client.app.state.settings = settings
+    assert result["link"].startswith("https://docs.example.org/rag/documents/")
+    urls = [a["url_citation"]["url"] for a in chat.json()["choices"][0]["message"]["annotations"]]
+    assert urls and all(u.startswith("https://docs.example.org/rag/documents/") for u in urls)
 
 
 def test_page_is_served_without_external_assets(client: TestClient) -> None:
