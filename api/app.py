@@ -17,6 +17,7 @@ from api.auth import OPEN_PATHS, ApiKeyMiddleware
 from api.body_limit import BodyLimitMiddleware
 from api.errors import documented, error_model_ref, install_error_handlers
 from api.links import LinkSigner
+from api.mcp_tools import build_mcp_server
 from api.reload import IndexReloader, ServedBuilds
 from api.routers import chat, documents, health, page, search, web_search
 from rag.runtime import configure_process
@@ -53,7 +54,8 @@ def create_app(
         gc.collect()
         gc.freeze()
         try:
-            yield
+            async with mcp_server.session_manager.run():
+                yield
         finally:
             if reloader:
                 reloader.stop()
@@ -68,6 +70,9 @@ def create_app(
     install_error_handlers(app)
     for module in (health, search, documents, chat, web_search, page):
         app.include_router(module.router)
+    # MCP over streamable HTTP, answering from the served build (leased per call, as routes are)
+    mcp_server = build_mcp_server(lambda: app.state.builds.lease())
+    app.mount("/mcp", mcp_server.streamable_http_app(streamable_http_path="/", host="0.0.0.0"))
     app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
     app.state.link_signer = None
     if settings.api_key is not None:  # added last, so it runs first: no key, no work

@@ -29,3 +29,20 @@ def serve_command(settings: Settings, index_dir: Path | None, host: str | None, 
     host, port = host or settings.host, port or settings.port
     click.echo(f"Serving {searcher.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+@click.command("mcp")
+@index_option
+@click.pass_obj
+@fail_cleanly
+def mcp_command(settings: Settings, index_dir: Path | None) -> None:
+    """Serve search over MCP on stdin/stdout, for desktop clients (Claude Desktop) that start it themselves."""
+    from contextlib import nullcontext
+
+    from api.mcp_tools import build_mcp_server
+    from rag.runtime import configure_process
+    from rag.search.searcher import Searcher
+
+    configure_process(settings)
+    with Searcher.open(settings, index_dir) as searcher:  # a missing index fails here, in one line on stderr
+        build_mcp_server(lambda: nullcontext(searcher)).run("stdio")

@@ -212,6 +212,7 @@ class RunningServer:
         self.port = free_port()
         self.base_url = f"http://127.0.0.1:{self.port}"
         self.cwd = cwd
+        self.index_dir = index_dir
         full_env = {k: v for k, v in os.environ.items() if not k.startswith("RAG_")} | (env or {})
         self.log = (cwd / f"server-{self.port}.log").open("w")
         self.process = subprocess.Popen(
