@@ -57,7 +57,10 @@ def get_document(
     of ``page``, as the citation gives it). Extracted formats serve the extracted text that was indexed."""
     info = searcher.document(doc_id)
     if info is None:
-        raise DocumentNotFoundError(f"no indexed document with id {excerpt(doc_id, 80)!r}; see GET /documents")
+        raise DocumentNotFoundError(
+            f"no indexed document with id {excerpt(doc_id, 80)!r}: it was removed, or the link predates ids derived "
+            "from the path within the indexed folder (they stay the same when the folder moves); see GET /documents"
+        )
     if (start is None) != (end is None):
         raise HTTPException(status_code=422, detail="give both start and end, or neither")
     text = searcher.document_text(doc_id, page, for_span=start is not None)

@@ -16,7 +16,7 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from importlib import metadata
@@ -134,17 +134,23 @@ class BuildPlan:
     """Documents indexed before that cannot be read now: their previous version stays."""
     unchanged: int
     skipped: list[SkippedFile]
+    moved: dict[str, str] = field(default_factory=dict)
+    """Unchanged documents now read from another path (their folder moved): only their recorded path changes."""
 
     @property
     def nothing_to_do(self) -> bool:
-        return not self.fresh and not self.gone
+        return not self.fresh and not self.gone and not self.moved
 
 
 def plan_build(
-    loaded: list[Document], skipped: list[SkippedFile], known: dict[str, str], unchanged: Sequence[str] = ()
+    loaded: list[Document],
+    skipped: list[SkippedFile],
+    known: dict[str, str],
+    unchanged: Sequence[str] = (),
+    moved: Mapping[str, str] | None = None,
 ) -> BuildPlan:
     """Compare what was loaded with what the index holds (``known``: document id -> content hash); ``unchanged``
-    are the ids of files recognised by their hash before loading."""
+    are the ids of files recognised by their hash before loading; ``moved``: ids read from a new path, with it."""
     current = {d.doc_id for d in loaded} | set(unchanged)
     unreadable = {s.doc_id for s in skipped if s.doc_id is not None} & set(known)
     fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
@@ -155,6 +161,7 @@ def plan_build(
         kept=sorted(doc_id for doc_id in unreadable if doc_id not in current),
         unchanged=len(loaded) - len(fresh) + len(unchanged),
         skipped=skipped,
+        moved={doc_id: source for doc_id, source in (moved or {}).items() if doc_id not in {d.doc_id for d in fresh}},
     )
 
 
@@ -178,7 +185,10 @@ def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: 
     try:
         known = previous.store.document_hashes() if previous else {}
         corpus = load_corpus(target.paths, LoadLimits.from_settings(settings), known)
-        plan = plan_build(corpus.documents, list(corpus.skipped), known, [u.doc_id for u in corpus.unchanged])
+        stored = previous.store.document_sources() if previous else {}
+        read_from = {u.doc_id: u.source for u in corpus.unchanged} | {d.doc_id: d.source for d in corpus.documents}
+        moved = {doc_id: source for doc_id, source in read_from.items() if stored.get(doc_id, source) != source}
+        plan = plan_build(corpus.documents, list(corpus.skipped), known, [u.doc_id for u in corpus.unchanged], moved)
         if previous is not None and plan.nothing_to_do:
             logger.info("index in %s is up to date", index_dir)
             counts = previous.manifest.counts
@@ -261,6 +271,7 @@ def _write(
     store = MetadataStore(index_dir / store_name)
     try:
         removed_ids = store.remove_documents([*plan.changed, *plan.gone])
+        store.move_documents(plan.moved)
         first_id = store.max_chunk_id() + 1
         chunk_ids = np.arange(first_id, first_id + len(new.chunks), dtype=np.int64)
         store.add(new.documents, new.chunks, chunk_ids.tolist())

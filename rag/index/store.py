@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -251,6 +251,17 @@ class MetadataStore:
         )
         wanted = None if doc_ids is None else set(doc_ids)
         return [cid for cid, doc_id in rows if wanted is None or doc_id in wanted]
+
+    def document_sources(self) -> dict[str, str]:
+        """Every document id with the path it was last read from."""
+        return dict(self.db.execute("SELECT doc_id, source FROM documents"))
+
+    def move_documents(self, sources: Mapping[str, str]) -> None:
+        """Record new paths for documents whose folder moved (their ids, text and passages stay)."""
+        with self.db:
+            self.db.executemany(
+                "UPDATE documents SET source = ? WHERE doc_id = ?", [(s, d) for d, s in sources.items()]
+            )
 
     def document_hashes(self) -> dict[str, str]:
         """Every document id with the SHA-256 of its source bytes (to tell changed files from unchanged ones)."""

@@ -134,7 +134,7 @@ def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str
         return list(load_file(path, root, limits, known))
     except Exception as exc:  # a bug or a parser's surprise on one file must not take the index down
         logger.warning("skipped %s after an unexpected error", display_path(path), exc_info=True)
-        return [failure_report(path, exc)]
+        return [replace(failure_report(path, exc), doc_id=file_doc_id(path, root))]
 
 
 def load_file(
@@ -145,24 +145,28 @@ def load_file(
     regular file inside ``root`` (default: its own folder) is read; one whose hash ``known`` holds for its id is
     ``UnchangedFile``, unread beyond its bytes."""
     limits = limits or LoadLimits()
-    data = read_regular_file(path, root or path.parent, limits)
+    root = root or path.parent
+    doc_id = file_doc_id(path, root)
+    data = read_regular_file(path, root, limits)
     if isinstance(data, SkippedFile):
-        yield data
+        yield replace(data, doc_id=doc_id) if data.doc_id else data
         return
     if known:
-        doc_id, sha256 = file_doc_id(path), hashlib.sha256(data).hexdigest()
+        sha256 = hashlib.sha256(data).hexdigest()
         if known.get(doc_id) == sha256:
             yield UnchangedFile(doc_id, display_path(path), sha256)
             return
     suffix = path.suffix.lower()
-    if suffix in EXTRACTED_SUFFIXES:
-        yield from extract_within_limit(path, data, limits)
-        return
-    for item in load_text_bytes(path, data, limits):
+    loaded = (
+        extract_within_limit(path, data, limits)
+        if suffix in EXTRACTED_SUFFIXES
+        else load_text_bytes(path, data, limits)
+    )
+    for item in loaded:
         if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:
             sections, tables = markdown_structure(item.text, item.body_start)
             item = replace(item, format="markdown", sections=sections, tables=tables)
-        yield item
+        yield replace(item, doc_id=doc_id) if item.doc_id else item
 
 
 def load_text_bytes(path: Path, data: bytes, limits: LoadLimits | None = None) -> Iterator[Document | SkippedFile]:

@@ -58,8 +58,15 @@ def failure_report(path: Path, exc: Exception) -> SkippedFile:
     )
 
 
-def file_doc_id(path: Path) -> str:
-    """A short, URL-safe id that stays the same for the same absolute path (its bytes, so any file name works)."""
+def file_doc_id(path: Path, root: Path | None = None) -> str:
+    """A short, URL-safe id of a file (its path's bytes, so any file name works). Under ``root``, the folder it was
+    indexed under, the id is that of the folder's name and the path below it: moving the folder keeps every id
+    (and every link to a cited span); without a root, of the absolute path."""
+    if root is not None:
+        try:
+            path = Path(root.name) / path.relative_to(root)
+        except ValueError:  # not below root (cannot happen for files the loader found there): the absolute path
+            pass
     return hashlib.blake2b(os.fsencode(path), digest_size=8).hexdigest()
 
 

@@ -111,6 +111,28 @@ def test_editing_one_of_200_files_re_embeds_only_its_passages(
     assert counting.passages == 0, "a full rebuild embedded passages the cache already had"
 
 
+def test_moving_the_indexed_folder_keeps_every_doc_id(tmp_path: Path, standin_settings, standin_embedder) -> None:
+    settings, embedder = standin_settings, standin_embedder
+    first_home, index_dir = tmp_path / "one" / "notes", tmp_path / "idx"
+    write_corpus(first_home, 12)
+    (first_home / "deeper").mkdir()
+    (first_home / "deeper" / "note_0003.txt").write_text("A note with the same name one folder down.\n")
+    before = build_index([first_home], settings, index_dir=index_dir, embedder=embedder)
+    with open_index(index_dir, settings) as index:
+        ids = {d.source.split("/notes/", 1)[1]: d.doc_id for d in index.store.documents()}
+    assert len(ids) == len(set(ids.values())) == before.documents == 13
+    second_home = tmp_path / "two" / "elsewhere" / "notes"
+    second_home.parent.mkdir(parents=True)
+    first_home.rename(second_home)
+    counting = CountingEmbedder(embedder)
+    moved = build_index([second_home], settings, index_dir=index_dir, embedder=counting.inner)
+    assert (moved.added, moved.removed, moved.unchanged) == (0, 0, 13) and counting.passages == 0
+    with open_index(index_dir, settings) as index:
+        after = {d.source.split("/notes/", 1)[1]: d.doc_id for d in index.store.documents()}
+        assert all(d.source.startswith(str(second_home)) for d in index.store.documents())
+    assert after == ids
+
+
 def test_a_damaged_embedding_cache_is_replaced_not_trusted(tmp_path: Path, standin_settings, standin_embedder) -> None:
     settings, embedder = standin_settings, standin_embedder
     write_corpus(tmp_path / "notes", 3)
