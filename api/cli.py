@@ -24,11 +24,29 @@ def serve_command(settings: Settings, index_dir: Path | None, host: str | None, 
     from api.app import create_app
     from rag.search.searcher import Searcher
 
+    host, port = host or settings.host, port or settings.port
+    _check_port_free(host, port)  # before the model loads, in one line
     searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
     app = create_app(settings, searcher=searcher)
-    host, port = host or settings.host, port or settings.port
     click.echo(f"Serving {searcher.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)
     uvicorn.run(app, host=host, port=port, log_level="warning")
+
+
+def _check_port_free(host: str, port: int) -> None:
+    """A port already taken is one line with what to do, not a uvicorn traceback after "Serving ..."."""
+    import socket
+
+    from rag.errors import InvalidInputError
+
+    try:
+        with socket.socket(socket.AF_INET6 if ":" in host else socket.AF_INET) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            probe.bind((host, port))
+    except OSError as exc:
+        raise InvalidInputError(
+            f"cannot listen on {host}:{port} ({exc.strerror or exc}); another program may be using the port: "
+            "choose another with --port"
+        ) from exc
 
 
 @click.command("mcp")

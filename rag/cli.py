@@ -102,7 +102,8 @@ rerank_option = click.option(
 @click.pass_obj
 @fail_cleanly
 def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path | None, full: bool, watch: bool) -> None:
-    """Index folders of .txt/.md files or BEIR corpus.jsonl files (default: seeds/ into vectors/).
+    """Index folders of documents (.txt, .md, .xml, .pdf, .html, .docx) or BEIR corpus.jsonl files (default: seeds/
+    into vectors/).
 
     Incremental: only new and changed files are embedded, deleted files leave the index."""
     from rag.index.build import build_index
@@ -130,9 +131,11 @@ def _echo_build(report: Any) -> None:
             f"({report.unchanged} files unchanged, checked in {report.seconds:.1f} s)"
         )
     else:
+        rate = report.embedded / max(report.seconds, 1e-9)
         click.echo(
             f"Indexed {report.documents} documents into {report.index_dir}/: {report.chunks} chunks "
-            f"in {report.seconds:.1f} s ({report.chunks / max(report.seconds, 1e-9):.1f} chunks/s)"
+            f"in {report.seconds:.1f} s ({report.embedded} passage{'' if report.embedded == 1 else 's'} embedded, "
+            f"{rate:.1f}/s)"
         )
         click.echo(
             f"Files: {report.added} added, {report.updated} updated, {report.removed} removed, "

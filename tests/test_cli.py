@@ -131,3 +131,16 @@ def test_malformed_batch_line_names_the_line(
     bad.write_text('{"question": "ok"}\n{"question": \n')
     result = rag("batch", str(bad), cwd=standin_project, env=standin_env)
     assert result.returncode == 1 and f"{bad}:2: invalid JSON" in result.stderr
+
+
+def test_serve_on_a_port_in_use_is_one_line_with_what_to_do(standin_project: Path, standin_env: dict[str, str]) -> None:
+    import socket
+
+    with socket.socket() as taken:
+        taken.bind(("127.0.0.1", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        result = rag("serve", "--port", str(port), cwd=standin_project, env=standin_env, timeout=60)
+    assert result.returncode == 1 and result.stderr.count("\n") == 1
+    assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}") and "--port" in result.stderr
+    assert "Serving" not in result.stderr + result.stdout

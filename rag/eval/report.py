@@ -83,7 +83,8 @@ def write_markdown_report(report: EvalReport, path: Path) -> Path:
     )
     label = "recall@k" if report.kind == "beir" else "answer recall@k"
     out += ["", f"## {label}, k = 1..{max(report.recall_curve)}", "", f"![{label}]({plot.name})", ""]
-    out += [f"## The {len(report.failures)} worst queries", ""]
+    count = len(report.failures)
+    out += ["## The worst query" if count == 1 else f"## The {count} worst queries", ""]
     for failure in report.failures:
         if report.kind == "questions":
             shown = f"{failure.score:.0f}" if failure.score else "not in the top k"
@@ -124,7 +125,8 @@ def _plot_recall(report: EvalReport, path: Path) -> None:
     axes.set_xlabel("k")
     axes.set_ylabel("recall@k" if report.kind == "beir" else "answer recall@k")
     axes.set_ylim(0, 1.02)
-    axes.set_xlim(1, max(ks))
+    axes.set_xscale("log")  # k = 1..100: a linear axis squashes the small k that matter most
+    axes.set_xlim(1, max(ks[-1], 2))
     axes.grid(alpha=0.3)
     axes.set_title(f"{report.dataset}: recall@k")
     figure.tight_layout()
