@@ -28,7 +28,7 @@ from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, IndexWriteError, NoDocumentsError, RagError
 from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
 from rag.index.lexical import DocumentLexicalIndex, LexicalIndex
-from rag.index.lock import writer_lock
+from rag.index.lock import LOCK_NAME, writer_lock
 from rag.index.manifest import (
     FORMAT_VERSION,
     ChunkingInfo,
@@ -97,6 +97,7 @@ def build_index(
     the unfinished build are removed and the previous build stays as it was."""
     started = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
+    created = not index_dir.exists()
     try:
         with writer_lock(index_dir):
             try:
@@ -107,6 +108,22 @@ def build_index(
                 raise
     except (OSError, sqlite3.Error) as exc:
         raise IndexWriteError(_write_failure(index_dir, exc)) from exc
+    finally:
+        if created:
+            _remove_if_nothing_was_built(index_dir)
+
+
+def _remove_if_nothing_was_built(index_dir: Path) -> None:
+    """A first build that failed (nothing to index, an unreadable folder) leaves no folder holding only its lock
+    file and an empty cache behind."""
+    try:
+        leftovers = {path.name: path.stat().st_size for path in index_dir.iterdir()}
+        cache_files = {CACHE_NAME, f"{CACHE_NAME}-journal", f"{CACHE_NAME}-wal"}
+        worth_keeping = sum(size for name, size in leftovers.items() if name in cache_files) > 100_000  # vectors
+        if leftovers and set(leftovers) <= {LOCK_NAME, *cache_files} and not worth_keeping:
+            shutil.rmtree(index_dir)
+    except OSError:
+        logger.debug("could not remove %s", index_dir, exc_info=True)
 
 
 @dataclass(frozen=True)

@@ -108,3 +108,9 @@ def test_nothing_to_index_is_an_error(tmp_path: Path, standin_settings, standin_
     write_bytes(tmp_path / "empty.txt", b"")
     with pytest.raises(NoDocumentsError, match="empty"):
         build_index([tmp_path], settings, index_dir=tmp_path / "idx", embedder=embedder)
+    assert not (tmp_path / "idx").exists()  # a first build that failed leaves no folder holding only its lock
+    (tmp_path / "kept").mkdir()
+    (tmp_path / "kept" / "notes.md").write_text("mine")
+    with pytest.raises(NoDocumentsError):
+        build_index([tmp_path / "empty.txt"], settings, index_dir=tmp_path / "kept", embedder=embedder)
+    assert sorted(p.name for p in (tmp_path / "kept").iterdir()) == ["index.lock", "notes.md"]  # not ours: kept
