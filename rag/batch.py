@@ -52,6 +52,8 @@ def read_questions(path: Path) -> list[Question]:
     for line_no, record in read_jsonl(path, "question file"):
         if not isinstance(record.get("question"), str):
             raise InvalidInputError(f'{path}:{line_no}: each line needs a "question" string')
+        if not record["question"].strip():
+            raise InvalidInputError(f"{path}:{line_no}: the question is empty")
         questions.append(
             Question(
                 id=str(record.get("id", line_no)),

@@ -23,7 +23,7 @@ def read_jsonl(path: Path, what: str = "file") -> Iterator[tuple[int, dict[str, 
         try:
             record = json.loads(line)
         except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{path}:{line_no}: invalid JSON ({exc.msg})") from exc
+            raise InvalidInputError(f"{path}:{line_no}:{exc.colno}: invalid JSON ({exc.msg})") from exc
         if not isinstance(record, dict):
             raise InvalidInputError(f"{path}:{line_no}: each line must be a JSON object")
         yield line_no, record

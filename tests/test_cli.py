@@ -130,7 +130,10 @@ def test_malformed_batch_line_names_the_line(
     bad = tmp_path / "bad.jsonl"
     bad.write_text('{"question": "ok"}\n{"question": \n')
     result = rag("batch", str(bad), cwd=standin_project, env=standin_env)
-    assert result.returncode == 1 and f"{bad}:2: invalid JSON" in result.stderr
+    assert result.returncode == 1 and f"{bad}:2:14: invalid JSON" in result.stderr
+    bad.write_text('{"question": "ok"}\n\n{"question": "  "}\n')
+    result = rag("batch", str(bad), cwd=standin_project, env=standin_env)
+    assert result.returncode == 1 and f"{bad}:3: the question is empty" in result.stderr
 
 
 def test_serve_on_a_port_in_use_is_one_line_with_what_to_do(standin_project: Path, standin_env: dict[str, str]) -> None:
