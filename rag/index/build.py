@@ -216,9 +216,14 @@ def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: 
         if not corpus.documents and not corpus.unchanged and not plan.kept:
             reasons = "; ".join(f"{s.source}: {s.reason}" for s in plan.skipped[:5]) or "no indexable files found"
             raise NoDocumentsError(f"nothing to index in {', '.join(map(str, target.paths))} ({reasons})")
+        if not plan.fresh and previous is not None:  # only removals or moves: no passage to embed, no model to load
+            dimension = previous.manifest.model.dimension
+            nothing = EmbeddedChunks([], [], np.zeros((0, dimension), dtype=np.float32), [], 0)
+            return _write(target, plan, nothing, previous, previous.manifest.model)
         embedder = embedder or Embedder.from_settings(settings)
         embedded = _embed(plan, target, embedder, progress)
-        return _write(target, plan, embedded, previous, embedder)
+        model = ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length)
+        return _write(target, plan, embedded, previous, model)
     finally:
         if previous is not None:
             previous.close()
@@ -274,7 +279,7 @@ def _embed(plan: BuildPlan, target: BuildTarget, embedder: Embedder, progress: b
 
 
 def _write(
-    target: BuildTarget, plan: BuildPlan, new: EmbeddedChunks, previous: Index | None, embedder: Embedder
+    target: BuildTarget, plan: BuildPlan, new: EmbeddedChunks, previous: Index | None, model: ModelInfo
 ) -> BuildReport:
     """The new build's files beside the previous build's (store copied and updated, vectors and BM25 written),
     then the manifest switched atomically, then the previous build's files removed."""
@@ -298,7 +303,7 @@ def _write(
         counts = {"documents": store.count_documents(), "chunks": store.count_chunks(), "skipped": len(plan.skipped)}
     finally:
         store.close()
-    vector_index = previous.vectors if previous is not None else VectorIndex(embedder.dimension)
+    vector_index = previous.vectors if previous is not None else VectorIndex(model.dimension)
     vector_index.remove(np.asarray(removed_ids, dtype=np.int64))
     vector_index.add(chunk_ids, new.vectors)
     vector_index.save(index_dir / vectors_name)
@@ -318,7 +323,7 @@ def _write(
         build_id=build_id,
         created_at=datetime.now(UTC).isoformat(timespec="seconds"),
         build_seconds=round(time.perf_counter() - target.started, 3),
-        model=ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length),
+        model=model,
         chunking=ChunkingInfo.from_settings(settings),
         lexical=lexical_info,
         corpus_roots=[str(Path(p).expanduser().resolve()) for p in target.paths],

@@ -133,6 +133,26 @@ def test_moving_the_indexed_folder_keeps_every_doc_id(tmp_path: Path, standin_se
     assert after == ids
 
 
+def test_removing_files_only_does_not_load_the_model(
+    tmp_path: Path, standin_settings, standin_embedder, monkeypatch
+) -> None:
+    settings = standin_settings
+    corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
+    write_corpus(corpus, 5)
+    build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    (corpus / "note_0002.txt").unlink()
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the model was loaded for a removal")
+
+    monkeypatch.setattr("rag.index.build.Embedder.from_settings", no_model)
+    removed = build_index([corpus], settings, index_dir=index_dir)  # no embedder given: it would have to load one
+    assert (removed.removed, removed.documents, removed.embedded) == (1, 4, 0)
+    with open_index(index_dir, settings) as index:
+        assert index.manifest.model.dimension == standin_embedder.dimension
+        assert len(index.vectors) == index.store.count_chunks() == removed.chunks
+
+
 def test_a_damaged_embedding_cache_is_replaced_not_trusted(tmp_path: Path, standin_settings, standin_embedder) -> None:
     settings, embedder = standin_settings, standin_embedder
     write_corpus(tmp_path / "notes", 3)
