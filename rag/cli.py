@@ -200,14 +200,18 @@ def search_command(
 
 
 def _with_highlight(hit: Any) -> str:
-    """The passage wrapped to 100 columns, its answering sentence in bold yellow on a terminal and between
-    ``»`` and ``«`` elsewhere (so the mark survives a pipe)."""
+    """The passage wrapped to 100 columns line by line (its own line breaks kept; table rows, cells joined by
+    ``|``, never wrapped), its answering sentence in bold yellow on a terminal and between ``»`` and ``«``
+    elsewhere (so the mark survives a pipe)."""
     text = hit.text
     if hit.highlight is not None:
         start, end = hit.highlight.start - hit.citation.start, hit.highlight.end - hit.citation.start
         text = f"{text[:start]}{_OPEN}{text[start:end]}{_CLOSE}{text[end:]}"  # marks first: wrapping moves text
-    wrapped = textwrap.fill(text, width=100)
-    if not click.get_text_stream("stdout").isatty():
+    wrapped = "\n".join(
+        line if " | " in line or line.lstrip().startswith("|") else textwrap.fill(line, width=100)
+        for line in text.split("\n")
+    )
+    if not sys.stdout.isatty():
         return wrapped.replace(_OPEN, "»").replace(_CLOSE, "«")
     on, off = click.style("", fg="yellow", bold=True, reset=False), click.style("", reset=True)
     inside = False

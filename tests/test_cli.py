@@ -147,3 +147,16 @@ def test_serve_on_a_port_in_use_is_one_line_with_what_to_do(standin_project: Pat
     assert result.returncode == 1 and result.stderr.count("\n") == 1
     assert result.stderr.startswith(f"Error: cannot listen on 127.0.0.1:{port}") and "--port" in result.stderr
     assert "Serving" not in result.stderr + result.stdout
+
+
+def test_search_text_keeps_line_breaks_and_table_rows() -> None:
+    from types import SimpleNamespace
+
+    from rag.cli import _with_highlight
+
+    rows = ["| model | nDCG@10 | R@100 | notes on the run that make this row longer than the wrapping width |"] * 2
+    text = "Results:\n" + "\n".join(rows) + "\n" + "word " * 40 + "\nLast line."
+    hit = SimpleNamespace(text=text, highlight=SimpleNamespace(start=0, end=8), citation=SimpleNamespace(start=0))
+    shown = _with_highlight(hit).split("\n")  # not a terminal here: the answering sentence between » and «
+    assert shown[0] == "»Results:«" and shown[1:3] == rows  # table rows whole, one per line
+    assert all(len(line) <= 100 for line in shown[3:]) and shown[-1] == "Last line." and len(shown) == 6
