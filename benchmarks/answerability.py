@@ -29,10 +29,10 @@ from rag.eval.evaluation import ensure_beir_index
 from rag.index.build import build_index
 from rag.index.reader import open_index
 from rag.runtime import configure_process
-from rag.search.answerability import VERDICT_PASSAGES, answerable
+from rag.search.answerability import VERDICT_PASSAGES, answerable, best_relevance
 from rag.search.searcher import Searcher
 from rag.settings import Settings
-from rag.types import Hit, SearchFilters
+from rag.types import SearchFilters
 
 ROOT = Path(__file__).resolve().parent.parent
 SCIFACT = ROOT.parent / "shared" / "beir" / "scifact-train"
@@ -57,10 +57,6 @@ def report(name: str, verdicts: list[bool | None], truth: list[bool], best: list
             print(f"  best relevance of {label} questions: 5% {low:.3f}  median {mid:.3f}  95% {high:.3f}")
 
 
-def best_relevance(hits: list[Hit]) -> float:
-    return max((h.relevance or 0.0 for h in hits[:VERDICT_PASSAGES]), default=0.0)
-
-
 def seeds(settings: Settings, embedder: Embedder) -> None:
     questions = [
         *read_questions(ROOT / "tests" / "data" / "seeds_dev.jsonl"),
@@ -74,11 +70,11 @@ def seeds(settings: Settings, embedder: Embedder) -> None:
         "seeds dev + off-topic",
         [answerable(h) for h in results],
         [not q.unanswerable for q in questions],
-        [best_relevance(h) for h in results],
+        [best_relevance(h) or 0.0 for h in results],
     )
     for q, hits in zip(questions, results, strict=True):
         if answerable(hits) == q.unanswerable:
-            print(f"    wrong: {q.id} {q.question!r} (best relevance {best_relevance(hits):.3f})")
+            print(f"    wrong: {q.id} {q.question!r} (best relevance {best_relevance(hits) or 0.0:.3f})")
 
 
 def scifact(settings: Settings, embedder: Embedder, root: Path) -> None:
@@ -105,7 +101,7 @@ def scifact(settings: Settings, embedder: Embedder, root: Path) -> None:
         "SciFact train claims, with and without their relevant abstracts",
         [answerable(h) for h in results],
         [True] * len(present) + [False] * len(removed),
-        [best_relevance(h) for h in results],
+        [best_relevance(h) or 0.0 for h in results],
     )
 
 

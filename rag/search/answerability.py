@@ -28,10 +28,15 @@ def relevance(similarity: float, threshold: float) -> float:
     return round(1.0 / (1.0 + math.exp(-(similarity - threshold) / RELEVANCE_SPREAD)), 4)
 
 
+def best_relevance(hits: Sequence[Hit]) -> float | None:
+    """The highest relevance among the first ``VERDICT_PASSAGES`` passages, None when none has one."""
+    return max((hit.relevance for hit in hits[:VERDICT_PASSAGES] if hit.relevance is not None), default=None)
+
+
 def answerable(hits: Sequence[Hit]) -> bool | None:
     """Whether one of the first ``VERDICT_PASSAGES`` passages returned seems to answer the question (relevance at
     least 0.5); None when no passage has a relevance, False when nothing was returned."""
-    known = [hit.relevance for hit in hits[:VERDICT_PASSAGES] if hit.relevance is not None]
-    if not known:
+    best = best_relevance(hits)
+    if best is None:
         return None if hits else False
-    return max(known) >= 0.5
+    return best >= 0.5

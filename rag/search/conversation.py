@@ -12,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from rag.search.answerability import VERDICT_PASSAGES
+from rag.search.answerability import VERDICT_PASSAGES, best_relevance
 from rag.search.searcher import Searcher
 from rag.types import MAX_QUERY_CHARS, Hit
 
@@ -46,14 +46,10 @@ def search_conversation(searcher: Searcher, turns: Sequence[Turn], k: int) -> Co
         raise ValueError("a conversation needs a user message with text")
     question = _capped(asked[-1])
     alone = searcher.search(question, max(k, VERDICT_PASSAGES))
-    if len(asked) == 1 or _best_relevance(alone) >= SELF_CONTAINED:
+    if len(asked) == 1 or (best_relevance(alone) or 0.0) >= SELF_CONTAINED:
         return ConversationSearch(question, question, alone[:k])
     query = _capped(f"{asked[-2]}\n{question}", keep_end=True)
     return ConversationSearch(question, query, searcher.search(query, k))
-
-
-def _best_relevance(hits: Sequence[Hit]) -> float:
-    return max((h.relevance or 0.0 for h in hits[:VERDICT_PASSAGES]), default=0.0)
 
 
 def _capped(text: str, *, keep_end: bool = False) -> str:
