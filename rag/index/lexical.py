@@ -190,13 +190,18 @@ class DocumentLexicalIndex:
         """The document number of each chunk id (all must be indexed)."""
         return self.chunk_documents[np.searchsorted(self.chunk_ids, chunk_ids)]
 
-    def scores(self, query: str, allowed_chunk_ids: np.ndarray | None = None) -> np.ndarray:
-        """The query's BM25 score of every document, by number; with ``allowed_chunk_ids``, documents holding none
-        of those chunks score 0."""
-        mask = None
-        if allowed_chunk_ids is not None:
-            mask = np.zeros(len(self.bm25), dtype=np.float32)
-            mask[self.documents_of(np.asarray(allowed_chunk_ids, dtype=np.int64))] = 1.0
+    def mask(self, allowed_chunk_ids: np.ndarray | None) -> np.ndarray | None:
+        """1 for the documents holding one of ``allowed_chunk_ids``, 0 for the others (None: every document);
+        made once for a batch of questions under the same filters."""
+        if allowed_chunk_ids is None:
+            return None
+        mask = np.zeros(len(self.bm25), dtype=np.float32)
+        mask[self.documents_of(np.asarray(allowed_chunk_ids, dtype=np.int64))] = 1.0
+        return mask
+
+    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
+        """The query's BM25 score of every document, by number; documents ``mask`` (see ``mask``) leaves out
+        score 0."""
         return self.bm25.scores(query, mask)
 
     def save(self, folder: Path) -> None:

@@ -81,9 +81,9 @@ class Retriever:
         if dense is None or lexical is None:
             return dense or lexical or []
         if self.settings.fusion == "evidence":
-            weights = self.fusion_weights()
+            weights, mask = self.fusion_weights(), self.index.documents.mask(allowed)
             return [
-                evidence_fusion(d, b, self.document_evidence(query, depth, allowed), weights)
+                evidence_fusion(d, b, self.document_evidence(query, depth, mask), weights)
                 for query, d, b in zip(queries, dense, lexical, strict=True)
             ]
         if self.settings.fusion == "rrf":
@@ -98,10 +98,10 @@ class Retriever:
             settings.fusion_document_weight,
         )  # fmt: skip
 
-    def document_evidence(self, query: str, depth: int, allowed: np.ndarray | None) -> DocumentEvidence:
-        """The question's whole-document BM25 evidence over the documents ``allowed`` chunks belong to."""
+    def document_evidence(self, query: str, depth: int, mask: np.ndarray | None) -> DocumentEvidence:
+        """The question's whole-document BM25 evidence over the documents ``mask`` keeps (all when None)."""
         documents = self.index.documents
-        return DocumentEvidence.from_scores(documents.scores(query, allowed), documents.documents_of, depth)
+        return DocumentEvidence.from_scores(documents.scores(query, mask), documents.documents_of, depth)
 
     def use_reranker(self, rerank: bool | None) -> bool:
         """Whether to rerank: as asked, or when a cross-encoder is configured; asking without one is an error."""

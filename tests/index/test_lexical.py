@@ -61,7 +61,9 @@ def test_document_bm25_scores_whole_documents_and_maps_passages_to_them(tmp_path
     scores = index.scores("comet")
     assert scores[0] > scores[1] > 0 and scores[2] == 0
     # a filter keeps only the documents of the allowed passages
-    assert index.scores("comet", np.array([20, 30])).tolist() == [0.0, pytest.approx(scores[1]), 0.0]
+    mask = index.mask(np.array([20, 30]))
+    assert mask.tolist() == [0.0, 1.0, 1.0] and index.mask(None) is None
+    assert index.scores("comet", mask).tolist() == [0.0, pytest.approx(scores[1]), 0.0]
     index.save(tmp_path / "documents")
     loaded = DocumentLexicalIndex.load(tmp_path / "documents", LexicalTokenizer("en"))
     assert loaded.scores("comet").tolist() == scores.tolist()
