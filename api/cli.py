@@ -22,10 +22,12 @@ def serve_command(settings: Settings, index_dir: Path | None, host: str | None, 
     import uvicorn
 
     from api.app import create_app
+    from rag.runtime import limit_service_threads
     from rag.search.searcher import Searcher
 
     host, port = host or settings.host, port or settings.port
     _check_port_free(host, port)  # before the model loads, in one line
+    limit_service_threads(settings)  # one torch thread per search: concurrent requests must not contend
     searcher = Searcher.open(settings, index_dir)  # a missing or mismatched index fails here, in one line
     app = create_app(settings, searcher=searcher)
     click.echo(f"Serving {searcher.manifest.counts['chunks']} chunks on http://{host}:{port}/", err=True)

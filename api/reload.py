@@ -110,7 +110,7 @@ class IndexReloader:
             if manifest.build_id == current.index.manifest.build_id:
                 self.last_error = None
                 return False
-            index = open_index(directory, current.settings)
+            index = open_index(directory, current.settings, previous=current.index)
         except RagError as exc:
             self._failed(exc)
             return False

@@ -62,15 +62,11 @@ def load_scores(folder: Path, split: str, settings: Settings, embedder: Embedder
     queries = [dataset.queries[q] for q in qids]
     with open_index(index_dir, settings) as index:
         documents = index.documents
-        chunk_ids = documents.chunk_ids
-        vectors = np.vstack([index.vectors.index.reconstruct(int(c)) for c in chunk_ids])
+        chunk_ids = index.ids[index.live]
+        vectors = np.vstack([np.asarray(s.vectors.vectors) for s in index.segments])[index.live]
         query_vectors = embedder.embed_queries(queries, batch_size=64)
         dense = query_vectors @ vectors.T
-        lexical = index.lexical
-        position = np.searchsorted(chunk_ids, lexical.chunk_ids)
-        bm25 = np.zeros_like(dense)
-        for row, query in enumerate(queries):
-            bm25[row, position] = lexical.scores(query)
+        bm25 = np.vstack([index.lexical.bm25.scores(query)[index.live] for query in queries])
         document_bm25 = np.vstack([documents.scores(q) for q in queries])
         passage_document = documents.documents_of(chunk_ids)
         doc_number = {}

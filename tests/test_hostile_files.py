@@ -327,9 +327,9 @@ def test_a_full_disk_is_one_error_and_keeps_the_previous_build(
     with pytest.raises(IndexWriteError, match="the disk is full") as raised:
         build_index([corpus], settings, index_dir=index_dir, embedder=embedder)
     assert str(raised.value).startswith(f"cannot write the index in {index_dir}/")
-    assert sorted(p.name for p in index_dir.iterdir() if p.name.startswith("chunks-")) == [
-        first.manifest.files["store"].name
-    ]
+    assert sorted(p.name for p in index_dir.iterdir() if p.name.startswith("seg-")) == [
+        s.name for s in first.manifest.segments
+    ]  # the unfinished segment was removed
     with Searcher(open_index(index_dir, settings), embedder, settings) as searcher:
         assert "pear" in searcher.search("How many varieties of pear grow in the orchard?", 1)[0].text
 

@@ -1,10 +1,12 @@
-"""The index on disk: build it from files, and open it again safely.
+"""The index on disk: bring it in step with a folder, in proportion to what changed.
 
-An index is a self-describing directory: ``manifest.json`` (format version, model, chunking and BM25 settings,
-corpus roots, counts, library versions, checksums) names the FAISS file, the BM25 files and the SQLite metadata
-store of one build. A build writes its files under new names and replaces the manifest atomically last, so a
-reader sees the old build or the new one, never half of one. Opening checks the manifest against the settings in
-use and the files against their checksums, and says what to do when they disagree.
+An index is a self-describing directory of immutable segments (``rag.index.segment``) and a commit point,
+``manifest.json`` (``rag.index.manifest``), naming the segments of the current build and the deletions recorded
+for each. A sync streams the folder past a build plan (``rag.index.plan``): unchanged files are recognised by
+size and time without being read, new and changed documents are chunked, embedded and written into one new
+segment a batch at a time, removed and changed ones are recorded as deletions of the segments that hold them.
+The manifest is switched atomically last, so a reader sees the old build or the new one, never half of one; when
+segments pile up, neighbours are merged (``rag.index.merge``). One writer at a time (``rag.index.lock``).
 """
 
 from __future__ import annotations
@@ -16,18 +18,17 @@ import shutil
 import sqlite3
 import time
 import uuid
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
 
 import numpy as np
+from tqdm.auto import tqdm
 
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, IndexWriteError, NoDocumentsError, RagError
-from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, embed_with_cache
-from rag.index.lexical import DocumentLexicalIndex, LexicalIndex
+from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, cache_key, embed_with_cache
 from rag.index.lock import LOCK_NAME, writer_lock
 from rag.index.manifest import (
     FORMAT_VERSION,
@@ -39,11 +40,14 @@ from rag.index.manifest import (
     read_manifest,
     write_manifest,
 )
+from rag.index.merge import merge, merge_groups
+from rag.index.plan import BuildPlan
 from rag.index.reader import Index, open_index
-from rag.index.store import MetadataStore
-from rag.index.vectors import VectorIndex
+from rag.index.segment import Segment, SegmentInfo
+from rag.index.vectors import HnswParameters
+from rag.index.writer import SegmentLayout, SegmentWriter
 from rag.ingest.chunking import Chunker, sentence_spans_of
-from rag.ingest.loading import load_corpus
+from rag.ingest.loading import stream_corpus
 from rag.ingest.reading import LoadLimits, shorten
 from rag.settings import Settings
 from rag.types import Chunk, Document, SentenceVectors, SkippedFile
@@ -136,97 +140,269 @@ class BuildTarget:
     paths: list[Path]
     cache_path: Path
     started: float
+    build_id: str = field(default_factory=lambda: f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+
+    def layout(self) -> SegmentLayout:
+        settings = self.settings
+        return SegmentLayout(
+            LexicalInfo.from_settings(settings).tokenizer(), settings.bm25_titles, settings.hnsw_threshold,
+            HnswParameters(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search),
+        )  # fmt: skip
 
 
-@dataclass(frozen=True)
-class BuildPlan:
-    """What a sync will do, decided from content hashes before any model loads."""
+class NewSegment:
+    """The segment a sync writes: fresh documents gathered into batches of ``Settings.build_batch_chars``, each
+    chunked, embedded (through the embedding cache) and appended; the writer opens and the model loads only when
+    the first document needs them."""
 
-    fresh: list[Document]
-    """New and changed documents: chunked and embedded."""
-    changed: list[str]
-    gone: list[str]
-    """Documents no longer in the folders: their passages leave the index."""
-    kept: list[str]
-    """Documents indexed before that cannot be read now: their previous version stays."""
-    unchanged: int
-    skipped: list[SkippedFile]
-    moved: dict[str, str] = field(default_factory=dict)
-    """Unchanged documents now read from another path (their folder moved): only their recorded path changes."""
+    def __init__(self, target: BuildTarget, plan: BuildPlan, embedder: Embedder | None, first_chunk: int,
+                 progress: bool) -> None:  # fmt: skip
+        self.target, self.plan, self.embedder = target, plan, embedder
+        self.first_chunk = first_chunk
+        self.name = f"seg-{target.build_id}"
+        self.writer: SegmentWriter | None = None
+        self.pending: list[Document] = []
+        self.pending_chars = 0
+        self.embedded = 0
+        self.cache: EmbeddingCache | None = None  # opened with the first batch: a sync that embeds nothing makes none
+        self.bar = tqdm(desc="indexing", unit="passage", disable=not progress)
 
-    @property
-    def nothing_to_do(self) -> bool:
-        return not self.fresh and not self.gone and not self.moved
+    def add(self, document: Document) -> None:
+        self.pending.append(document)
+        self.pending_chars += len(document.text)
+        if self.pending_chars >= self.target.settings.build_batch_chars:
+            self.flush()
 
+    def model(self) -> Embedder:
+        if self.embedder is None:
+            self.embedder = Embedder.from_settings(self.target.settings)
+        return self.embedder
 
-def plan_build(
-    loaded: list[Document],
-    skipped: list[SkippedFile],
-    known: dict[str, str],
-    unchanged: Sequence[str] = (),
-    moved: Mapping[str, str] | None = None,
-) -> BuildPlan:
-    """Compare what was loaded with what the index holds (``known``: document id -> content hash); ``unchanged``
-    are the ids of files recognised by their hash before loading; ``moved``: ids read from a new path, with it."""
-    current = {d.doc_id for d in loaded} | set(unchanged)
-    unreadable = {s.doc_id for s in skipped if s.doc_id is not None} & set(known)
-    fresh = [d for d in loaded if known.get(d.doc_id) != d.sha256]
-    return BuildPlan(
-        fresh=fresh,
-        changed=[d.doc_id for d in fresh if d.doc_id in known],
-        gone=[doc_id for doc_id in known if doc_id not in current and doc_id not in unreadable],
-        kept=sorted(doc_id for doc_id in unreadable if doc_id not in current),
-        unchanged=len(loaded) - len(fresh) + len(unchanged),
-        skipped=skipped,
-        moved={doc_id: source for doc_id, source in (moved or {}).items() if doc_id not in {d.doc_id for d in fresh}},
-    )
+    def open_writer(self) -> SegmentWriter:
+        if self.writer is None:
+            self.writer = SegmentWriter(self.target.index_dir, self.name, self.target.layout(), self.first_chunk)
+        return self.writer
 
+    def flush(self) -> None:
+        """Chunk, embed and write the pending documents."""
+        if not self.pending:
+            return
+        settings, embedder = self.target.settings, self.model()
+        documents, chunks = _chunk(self.pending, settings, embedder, self.plan)
+        self.pending, self.pending_chars = [], 0
+        if not chunks:
+            return
+        spans = [sentence_spans_of(c, settings.language) for c in chunks]
+        sentence_texts = [[c.embed_span(a, b) for a, b in s] for c, s in zip(chunks, spans, strict=True)]
+        texts = [c.embed_text for c in chunks]
+        self.cache = self.cache or EmbeddingCache(self.target.cache_path)
+        vectors, sentence_vectors, embedded = embed_with_cache(embedder, self.cache, texts, sentence_texts)
+        keys = [cache_key(embedder.name, t, s) for t, s in zip(texts, sentence_texts, strict=True)]
+        sentences = [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
+        self.open_writer().add(documents, chunks, vectors, sentences, keys)
+        self.embedded += embedded
+        self.bar.update(len(chunks))
 
-@dataclass(frozen=True)
-class EmbeddedChunks:
-    """The chunks of the fresh documents with their passage and sentence vectors."""
+    def finish(self) -> SegmentInfo | None:
+        """The written segment, or None when nothing was written."""
+        self.flush()
+        self._close_cache()
+        if self.writer is None:
+            return None
+        if self.writer.chunks == 0:
+            self.writer.abandon()
+            return None
+        return self.writer.finish()
 
-    documents: list[Document]
-    chunks: list[Chunk]
-    vectors: np.ndarray
-    sentences: list[SentenceVectors]
-    embedded: int
-    """Passages the model embedded (the rest came from the embedding cache)."""
+    def abandon(self) -> None:
+        self._close_cache()
+        if self.writer is not None:
+            self.writer.abandon()
+
+    def _close_cache(self) -> None:
+        self.bar.close()
+        if self.cache is not None:
+            self.cache.close()
+            self.cache = None
 
 
 def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: bool) -> BuildReport:
-    """Plan, then (when anything changed) chunk and embed, then write the new build beside the old one."""
+    """Stream the folder past the plan, writing fresh documents into a new segment as they come; then record
+    deletions, merge if segments piled up, and switch the commit point."""
     index_dir, settings = target.index_dir, target.settings
     _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
     previous = None if full else _reusable_index(index_dir, settings)
     try:
-        known = previous.store.document_hashes() if previous else {}
-        corpus = load_corpus(target.paths, LoadLimits.from_settings(settings), known)
-        stored = previous.store.document_sources() if previous else {}
-        read_from = {u.doc_id: u.source for u in corpus.unchanged} | {d.doc_id: d.source for d in corpus.documents}
-        moved = {doc_id: source for doc_id, source in read_from.items() if stored.get(doc_id, source) != source}
-        plan = plan_build(corpus.documents, list(corpus.skipped), known, [u.doc_id for u in corpus.unchanged], moved)
-        if previous is not None and plan.nothing_to_do:
-            logger.info("index in %s is up to date", index_dir)
-            counts = previous.manifest.counts
-            return BuildReport(
-                index_dir, counts["documents"], counts["chunks"], plan.skipped, time.perf_counter() - target.started,
-                previous.manifest, unchanged=plan.unchanged, kept=plan.kept, rebuilt=False, changed=False,
-            )  # fmt: skip
-        if not corpus.documents and not corpus.unchanged and not plan.kept:
-            reasons = "; ".join(f"{s.source}: {s.reason}" for s in plan.skipped[:5]) or "no indexable files found"
-            raise NoDocumentsError(f"nothing to index in {', '.join(map(str, target.paths))} ({reasons})")
-        if not plan.fresh and previous is not None:  # only removals or moves: no passage to embed, no model to load
-            dimension = previous.manifest.model.dimension
-            nothing = EmbeddedChunks([], [], np.zeros((0, dimension), dtype=np.float32), [], 0)
-            return _write(target, plan, nothing, previous, previous.manifest.model)
-        embedder = embedder or Embedder.from_settings(settings)
-        embedded = _embed(plan, target, embedder, progress)
-        model = ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length)
-        return _write(target, plan, embedded, previous, model)
+        plan = BuildPlan(previous.store.known_files() if previous else {})
+        first_chunk = previous.manifest.next_chunk if previous else 1
+        segment = NewSegment(target, plan, embedder, first_chunk, progress)
+        try:
+            for item in stream_corpus(target.paths, LoadLimits.from_settings(settings), plan.known):
+                if (document := plan.see(item)) is not None:
+                    segment.add(document)
+            segment.flush()
+            plan.finish()
+            if previous is not None and plan.nothing_to_do:
+                segment.abandon()
+                logger.info("index in %s is up to date", index_dir)
+                counts = previous.manifest.counts
+                return BuildReport(
+                    index_dir, counts["documents"], counts["chunks"], plan.skipped,
+                    time.perf_counter() - target.started, previous.manifest, unchanged=plan.unchanged,
+                    kept=plan.kept, rebuilt=False, changed=False,
+                )  # fmt: skip
+            if not plan.loaded and not plan.unchanged and not plan.kept:
+                reasons = "; ".join(f"{s.source}: {s.reason}" for s in plan.skipped[:5]) or "no indexable files found"
+                raise NoDocumentsError(f"nothing to index in {', '.join(map(str, target.paths))} ({reasons})")
+            if plan.moved and previous is not None:
+                _copy_moved(segment, previous, plan.moved)
+            written = segment.finish()
+        except BaseException:
+            segment.abandon()
+            raise
+        if segment.embedder is not None:
+            embedder = segment.embedder
+            model = ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length)
+        elif previous is not None:
+            model = previous.manifest.model
+        else:
+            embedder = segment.model()
+            model = ModelInfo(embedder.name, embedder.dimension, embedder.max_seq_length)
+        return _commit(target, plan, previous, written, segment.embedded, model)
     finally:
         if previous is not None:
             previous.close()
+
+
+def _copy_moved(segment: NewSegment, previous: Index, moved: dict[str, str]) -> None:
+    """Documents whose folder moved, copied into the new segment with their new paths (not re-embedded); their
+    old copies are deleted with the removed documents."""
+    writer = segment.open_writer()
+    for old in previous.segments:
+        live = old.live_documents(old.live())
+        doc_ids = [r.doc_id for r in old.store.ranges_of(moved) if live[r.number]]
+        writer.copy(old, doc_ids, keep_ids=False, sources=moved)
+
+
+def _commit(
+    target: BuildTarget, plan: BuildPlan, previous: Index | None, written: SegmentInfo | None, embedded: int,
+    model: ModelInfo,
+) -> BuildReport:  # fmt: skip
+    """Record deletions beside the previous segments, merge if they piled up, switch the commit point, remove
+    what it no longer names and drop the embedding-cache entries of deleted passages."""
+    index_dir, settings = target.index_dir, target.settings
+    segments, dropped_keys = _record_deletions(target, previous, [*plan.removed, *plan.moved])
+    if written is not None:
+        segments.append(written)
+    segments = _merged(target, previous, segments)
+    next_chunk = max([previous.manifest.next_chunk if previous else 1, *(s.last_chunk + 1 for s in segments)])
+    counts = {
+        "documents": sum(s.live_documents for s in segments),
+        "chunks": sum(s.live_chunks for s in segments),
+        "skipped": len(plan.skipped),
+    }
+    manifest = Manifest(
+        format_version=FORMAT_VERSION,
+        build_id=target.build_id,
+        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
+        build_seconds=round(time.perf_counter() - target.started, 3),
+        model=model,
+        chunking=ChunkingInfo.from_settings(settings),
+        lexical=LexicalInfo.from_settings(settings),
+        corpus_roots=[str(Path(p).expanduser().resolve()) for p in target.paths],
+        counts=counts,
+        segments=segments,
+        next_chunk=next_chunk,
+        versions=_library_versions(),
+    )
+    write_manifest(index_dir, manifest)
+    _remove_unreferenced(index_dir, manifest)
+    _prune_cache(target, manifest, dropped_keys if previous is not None else None)
+    logger.info("index %s written to %s (%d segments)", target.build_id, index_dir, len(segments))
+    return BuildReport(
+        index_dir=index_dir,
+        documents=counts["documents"],
+        chunks=counts["chunks"],
+        skipped=plan.skipped,
+        seconds=time.perf_counter() - target.started,
+        manifest=manifest,
+        added=plan.fresh - len(plan.changed),
+        updated=len(plan.changed),
+        removed=len(plan.gone),
+        unchanged=plan.unchanged,
+        kept=plan.kept,
+        embedded=embedded,
+        rebuilt=previous is None,
+    )
+
+
+def _record_deletions(
+    target: BuildTarget, previous: Index | None, doc_ids: list[str]
+) -> tuple[list[SegmentInfo], list[str]]:
+    """The previous segments with the passages of ``doc_ids`` added to their deletions (a new deletion file for
+    each segment that holds one), and the embedding-cache keys of those passages."""
+    if previous is None:
+        return [], []
+    infos, keys = [], []
+    for segment in previous.segments:
+        live = segment.live_documents(segment.live())
+        ranges = [r for r in segment.store.ranges_of(doc_ids) if live[r.number]] if doc_ids else []
+        if not ranges:
+            infos.append(segment.info)
+            continue
+        deleted = np.union1d(
+            segment.deleted, np.concatenate([r.first_chunk + np.arange(r.n_chunks) for r in ranges])
+        ).astype(np.int64)
+        path = segment.folder / f"deleted-{target.build_id}.npy"
+        np.save(path, deleted)
+        for r in ranges:
+            keys.extend(segment.store.cache_keys(r.first_chunk, r.first_chunk + r.n_chunks - 1))
+        infos.append(replace(
+            segment.info, deletions=file_info(target.index_dir, path), deleted_chunks=len(deleted),
+            deleted_documents=segment.info.deleted_documents + len(ranges),
+        ))  # fmt: skip
+    return infos, keys
+
+
+def _merged(target: BuildTarget, previous: Index | None, segments: list[SegmentInfo]) -> list[SegmentInfo]:
+    """``segments`` with the runs the merge policy picks replaced by their merges."""
+    groups = merge_groups(segments, target.settings.max_segments)
+    if not groups:
+        return segments
+    opened = {s.info.name: s for s in previous.segments} if previous else {}
+    layout = target.layout()
+    result = list(segments)
+    for number, group in reversed(list(enumerate(groups))):
+        members = []
+        try:
+            for n in group:
+                info = segments[n]
+                known = opened.get(info.name)
+                members.append(known.with_deletions(info, target.index_dir) if known else Segment.open(
+                    target.index_dir, info, layout.hnsw))  # fmt: skip
+            name = f"seg-{target.build_id}-merge{number}"
+            merged = merge(members, lambda first, name=name: SegmentWriter(target.index_dir, name, layout, first))
+        finally:
+            for member in members:
+                member.release()
+        result[group[0] : group[-1] + 1] = [merged] if merged.chunks else []  # all deleted: nothing left
+    return result
+
+
+def _prune_cache(target: BuildTarget, manifest: Manifest, dropped_keys: list[str] | None) -> None:
+    """Keep the embedding cache to what the index uses: after a full build of the index's own cache, every entry
+    its segments do not name goes; after an update, the entries of deleted passages that the update did not
+    embed again go. A cache shared between indexes (``cache_path``) only loses deleted passages' entries."""
+    own = target.cache_path == target.index_dir / CACHE_NAME
+    if dropped_keys is None and not own:
+        return
+    stores = [target.index_dir / s.name / "store.sqlite" for s in manifest.segments]
+    cache = EmbeddingCache(target.cache_path)
+    try:
+        removed = cache.prune(stores, dropped_keys)
+    finally:
+        cache.close()
+    logger.info("embedding cache: %d entries no longer used removed", removed)
 
 
 def _remove_unfinished(index_dir: Path) -> None:
@@ -258,109 +434,8 @@ def _write_failure(index_dir: Path, exc: OSError | sqlite3.Error) -> str:
     return f"cannot write the index in {index_dir}/{where}: {cause}. The previous build, if any, is unchanged."
 
 
-def _embed(plan: BuildPlan, target: BuildTarget, embedder: Embedder, progress: bool) -> EmbeddedChunks:
-    """Chunk the fresh documents and embed what the cache does not hold, sentence vectors with the passages."""
-    settings = target.settings
-    documents, chunks = _chunk(plan.fresh, settings, embedder, plan.skipped)
-    spans = [sentence_spans_of(c, settings.language) for c in chunks]
-    cache = EmbeddingCache(target.cache_path)
-    try:
-        vectors, sentence_vectors, embedded = embed_with_cache(
-            embedder,
-            cache,
-            [c.embed_text for c in chunks],
-            [[c.embed_span(a, b) for a, b in s] for c, s in zip(chunks, spans, strict=True)],
-            progress=progress,
-        )
-    finally:
-        cache.close()
-    sentences = [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
-    return EmbeddedChunks(documents, chunks, vectors, sentences, embedded)
-
-
-def _write(
-    target: BuildTarget, plan: BuildPlan, new: EmbeddedChunks, previous: Index | None, model: ModelInfo
-) -> BuildReport:
-    """The new build's files beside the previous build's (store copied and updated, vectors and BM25 written),
-    then the manifest switched atomically, then the previous build's files removed."""
-    index_dir, settings = target.index_dir, target.settings
-    build_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%S") + "-" + uuid.uuid4().hex[:8]
-    store_name, vectors_name = f"chunks-{build_id}.sqlite", f"vectors-{build_id}.faiss"
-    if previous is not None:
-        with sqlite3.connect(index_dir / store_name) as copy:
-            previous.store.db.backup(copy)
-        copy.close()
-    store = MetadataStore(index_dir / store_name)
-    try:
-        removed_ids = store.remove_documents([*plan.changed, *plan.gone])
-        store.move_documents(plan.moved)
-        first_id = store.max_chunk_id() + 1
-        chunk_ids = np.arange(first_id, first_id + len(new.chunks), dtype=np.int64)
-        store.add(new.documents, new.chunks, chunk_ids.tolist())
-        store.add_sentences(chunk_ids.tolist(), new.sentences)
-        lexical_ids, lexical_texts = store.lexical_passages(settings.bm25_titles)
-        document_texts, chunk_documents = store.lexical_documents(settings.bm25_titles)
-        counts = {"documents": store.count_documents(), "chunks": store.count_chunks(), "skipped": len(plan.skipped)}
-    finally:
-        store.close()
-    vector_index = previous.vectors if previous is not None else VectorIndex(model.dimension)
-    vector_index.remove(np.asarray(removed_ids, dtype=np.int64))
-    vector_index.add(chunk_ids, new.vectors)
-    vector_index.save(index_dir / vectors_name)
-    lexical_info = LexicalInfo.from_settings(settings)
-    lexical_dir = index_dir / f"lexical-{build_id}"
-    LexicalIndex.build(
-        lexical_ids, lexical_texts, lexical_info.tokenizer(), k1=settings.bm25_k1, b=settings.bm25_b
-    ).save(lexical_dir)
-    documents_dir = index_dir / f"documents-{build_id}"
-    DocumentLexicalIndex.build(
-        document_texts, chunk_documents, lexical_info.tokenizer(), k1=settings.bm25_k1, b=settings.bm25_b
-    ).save(documents_dir)
-    del lexical_texts, document_texts
-
-    manifest = Manifest(
-        format_version=FORMAT_VERSION,
-        build_id=build_id,
-        created_at=datetime.now(UTC).isoformat(timespec="seconds"),
-        build_seconds=round(time.perf_counter() - target.started, 3),
-        model=model,
-        chunking=ChunkingInfo.from_settings(settings),
-        lexical=lexical_info,
-        corpus_roots=[str(Path(p).expanduser().resolve()) for p in target.paths],
-        counts=counts,
-        files={"store": file_info(index_dir, store_name), "vectors": file_info(index_dir, vectors_name)}
-        | {
-            f"lexical/{path.name}": file_info(index_dir, f"{lexical_dir.name}/{path.name}")
-            for path in sorted(lexical_dir.iterdir())
-        }
-        | {
-            f"documents/{path.name}": file_info(index_dir, f"{documents_dir.name}/{path.name}")
-            for path in sorted(documents_dir.iterdir())
-        },
-        versions=_library_versions(),
-    )
-    write_manifest(index_dir, manifest)
-    _remove_unreferenced(index_dir, manifest)
-    logger.info("index %s written to %s", build_id, index_dir)
-    return BuildReport(
-        index_dir=index_dir,
-        documents=counts["documents"],
-        chunks=counts["chunks"],
-        skipped=plan.skipped,
-        seconds=time.perf_counter() - target.started,
-        manifest=manifest,
-        added=len(plan.fresh) - len(plan.changed),
-        updated=len(plan.changed),
-        removed=len(plan.gone),
-        unchanged=plan.unchanged,
-        kept=plan.kept,
-        embedded=new.embedded,
-        rebuilt=previous is None,
-    )
-
-
 def _chunk(
-    documents: list[Document], settings: Settings, embedder: Embedder, skipped: list[SkippedFile]
+    documents: list[Document], settings: Settings, embedder: Embedder, plan: BuildPlan
 ) -> tuple[list[Document], list[Chunk]]:
     """Chunks of the documents to (re-)index; a document with no text after its header is skipped."""
     chunker = Chunker(
@@ -378,12 +453,14 @@ def _chunk(
             doc_chunks = chunker.chunk(document)
         except Exception as exc:  # one document the chunker cannot cut must not end the run
             logger.warning("could not chunk %s", document.source, exc_info=True)
-            skipped.append(
+            plan.skipped.append(
                 SkippedFile(document.source, f"could not be cut into passages ({type(exc).__name__}: {exc})")
             )
+            plan.unindexable(document.doc_id)
             continue
         if not doc_chunks:
-            skipped.append(SkippedFile(document.source, "no text to index after the header"))
+            plan.skipped.append(SkippedFile(document.source, "no text to index after the header"))
+            plan.unindexable(document.doc_id)
             continue
         kept.append(document)
         chunks.extend(doc_chunks)
@@ -419,19 +496,28 @@ def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
 def _remove_unreferenced(index_dir: Path, manifest: Manifest | None) -> None:
     """Delete build files the manifest does not name: earlier builds (open readers keep their handles on POSIX) and
     the leftovers of an interrupted one. Without a readable manifest, no build file is in use."""
-    keep = {info.name.split("/")[0] for info in manifest.files.values()} if manifest else set()
+    keep = {info.name for info in manifest.files.values()} if manifest else set()
+    folders = {name.split("/")[0] for name in keep}
     for path in index_dir.iterdir():
-        if path.name in keep or not path.name.startswith(("chunks-", "vectors-", "lexical-", "documents-")):
+        if not path.name.startswith(BUILD_PREFIXES):
             continue
-        if path.is_dir():
+        if path.name in folders:  # a segment in use: only deletion lists it no longer has go
+            for deletions in path.glob("deleted-*.npy"):
+                if f"{path.name}/{deletions.name}" not in keep:
+                    deletions.unlink(missing_ok=True)
+        elif path.is_dir():
             shutil.rmtree(path, ignore_errors=True)
         else:
             path.unlink(missing_ok=True)
 
 
+BUILD_PREFIXES = ("seg-", "chunks-", "vectors-", "lexical-", "documents-")
+"""Names of build files: segments, and the single-build files of format 5 and before (removed on rebuild)."""
+
+
 def _library_versions() -> dict[str, str]:
     versions = {}
-    for package in ("rag-search", "faiss-cpu", "sentence-transformers", "torch", "transformers", "bm25s"):
+    for package in ("rag-search", "faiss-cpu", "sentence-transformers", "torch", "transformers"):
         try:
             versions[package] = metadata.version(package)
         except metadata.PackageNotFoundError:

@@ -76,6 +76,34 @@ class EmbeddingCache:
                 ],
             )
 
+    def prune(self, stores: Sequence[Path], dropped: Sequence[str] | None) -> int:
+        """Delete entries no passage of the segment ``stores`` uses: all such entries (``dropped`` None), or only
+        among the ``dropped`` keys (deleted passages; checked against the last store, the new segment's). Returns
+        how many entries went."""
+        before = self.db.total_changes
+        if dropped is not None and not dropped:
+            return 0
+        names = [f"segment{n}" for n in range(len(stores))] if dropped is None else ["segment0"]
+        attached = stores if dropped is None else stores[-1:]
+        for name, path in zip(names, attached, strict=True):
+            self.db.execute(f"ATTACH DATABASE ? AS {name}", (f"file:{path}?mode=ro",))
+        try:
+            used = " UNION ".join(f"SELECT cache_key FROM {name}.chunks" for name in names)
+            with self.db:
+                if dropped is None:
+                    self.db.execute(f"DELETE FROM vectors WHERE key NOT IN ({used})")
+                else:
+                    self.db.execute("CREATE TEMP TABLE dropped (key TEXT PRIMARY KEY)")
+                    self.db.executemany("INSERT OR IGNORE INTO dropped VALUES (?)", ((k,) for k in dropped))
+                    self.db.execute(
+                        f"DELETE FROM vectors WHERE key IN (SELECT key FROM dropped) AND key NOT IN ({used})"
+                    )
+                    self.db.execute("DROP TABLE dropped")
+        finally:
+            for name in names:
+                self.db.execute(f"DETACH DATABASE {name}")
+        return self.db.total_changes - before
+
 
 def embed_with_cache(
     embedder: Embedder,

@@ -1,18 +1,25 @@
-"""Lexical retrieval: a BM25 index (bm25s) over the same chunks as the vector index, keyed by the same chunk ids.
+"""Lexical retrieval: BM25 over passages and over whole documents, one set of postings per segment.
 
-Dense retrieval with a small model misses names, numbers and rare terms; BM25 finds them. The tokenizer is ours
-(bm25s scores lists of tokens) so that it does not fail silently on text without spaces: runs of Chinese,
-Japanese or Korean characters become overlapping character bigrams, the usual CJK treatment in Lucene.
+Dense retrieval with a small model misses names, numbers and rare terms; BM25 finds them. A segment stores raw
+term counts, not scores: document frequencies and the average length are summed over all segments at query time
+(Lucene's collection statistics), so a segment written by an incremental update scores exactly as if the whole
+corpus had been indexed at once, and merging segments is concatenating their postings. The scoring is bm25s's
+"lucene" variant (the one this project measured and tuned), computed with numpy over the query's postings only.
+
+The tokenizer is ours so that it does not fail silently on text without spaces: runs of Chinese, Japanese or
+Korean characters become overlapping character bigrams, the usual CJK treatment in Lucene.
 """
 
 from __future__ import annotations
 
+import json
 import logging
 import re
-from collections.abc import Sequence
+from collections import Counter
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 
-import bm25s
 import numpy as np
 import Stemmer
 from bm25s import stopwords as bm25s_stopwords
@@ -20,7 +27,6 @@ from bm25s import stopwords as bm25s_stopwords
 from rag.textforms import searchable
 
 logger = logging.getLogger(__name__)
-logging.getLogger("bm25s").setLevel(logging.NOTSET)  # bm25s pins itself to DEBUG; let the application decide
 
 _CJK = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uac00-\ud7af\uf900-\ufaff"
 _TOKEN = re.compile(rf"[{_CJK}]+|[^\W{_CJK}]+")
@@ -97,119 +103,177 @@ class LexicalTokenizer:
         return next((stemmer for script, stemmer in self._script_stemmers if script.match(token)), self._stemmer)
 
 
-class LexicalIndex:
-    """BM25 over chunk texts; ``search`` returns ``(scores, ids)`` shaped like ``VectorIndex.search``."""
+POSTINGS_ARRAYS = ("starts", "units", "counts", "lengths")
 
-    def __init__(self, retriever: bm25s.BM25, chunk_ids: np.ndarray, tokenizer: LexicalTokenizer) -> None:
-        self.retriever = retriever
-        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
+
+@dataclass(frozen=True)
+class Postings:
+    """One segment's inverted index: for each term, the units (passages, or whole documents) it occurs in, by
+    position in the segment, and how often; and each unit's length in terms."""
+
+    vocabulary: dict[str, int]
+    starts: np.ndarray
+    """``units[starts[t]:starts[t + 1]]`` hold term ``t``."""
+    units: np.ndarray
+    counts: np.ndarray
+    """How often the term occurs in each unit (uint16: a count past 65,535 changes no BM25 score measurably)."""
+    lengths: np.ndarray
+
+    def __len__(self) -> int:
+        return len(self.lengths)
+
+    def document_frequency(self, term: str) -> int:
+        t = self.vocabulary.get(term)
+        return 0 if t is None else int(self.starts[t + 1] - self.starts[t])
+
+    def postings(self, term: str) -> tuple[np.ndarray, np.ndarray]:
+        """Units holding ``term`` and its count in each."""
+        t = self.vocabulary.get(term)
+        if t is None:
+            return np.zeros(0, dtype=np.int32), np.zeros(0, dtype=np.uint16)
+        first, last = int(self.starts[t]), int(self.starts[t + 1])
+        return self.units[first:last], self.counts[first:last]
+
+    def save(self, folder: Path, name: str) -> list[Path]:
+        """Write under ``folder`` as ``name.*``; returns the files written."""
+        terms = [""] * len(self.vocabulary)
+        for term, t in self.vocabulary.items():
+            terms[t] = term
+        vocabulary = folder / f"{name}.terms.json"
+        vocabulary.write_text(json.dumps(terms, ensure_ascii=False), encoding="utf-8")
+        written = [vocabulary]
+        for key in POSTINGS_ARRAYS:
+            np.save(folder / f"{name}.{key}.npy", getattr(self, key))
+            written.append(folder / f"{name}.{key}.npy")
+        return written
+
+    @classmethod
+    def load(cls, folder: Path, name: str) -> Postings:
+        """Arrays memory-mapped (opening costs what the vocabulary costs, not the postings)."""
+        terms = json.loads((folder / f"{name}.terms.json").read_text(encoding="utf-8"))
+        arrays = {key: np.load(folder / f"{name}.{key}.npy", mmap_mode="r") for key in POSTINGS_ARRAYS}
+        return cls({term: t for t, term in enumerate(terms)}, **arrays)
+
+
+class PostingsBuilder:
+    """Collects units' terms as they stream in (a batch at a time), then inverts them once: memory is the
+    postings themselves, not the texts."""
+
+    def __init__(self) -> None:
+        self.vocabulary: dict[str, int] = {}
+        self.size = 0
+        self.lengths: list[np.ndarray] = []
+        self._terms: list[np.ndarray] = []
+        self._units: list[np.ndarray] = []
+        self._counts: list[np.ndarray] = []
+
+    def add(self, token_lists: Iterable[list[str]]) -> None:
+        """Append units, each given as its terms."""
+        terms: list[int] = []
+        units: list[int] = []
+        counts: list[int] = []
+        lengths: list[int] = []
+        vocabulary = self.vocabulary
+        for tokens in token_lists:
+            for term, count in Counter(tokens).items():
+                t = vocabulary.get(term)
+                if t is None:
+                    t = vocabulary[term] = len(vocabulary)
+                terms.append(t)
+                units.append(self.size)
+                counts.append(count)
+            lengths.append(len(tokens))
+            self.size += 1
+        self._terms.append(np.asarray(terms, dtype=np.int32))
+        self._units.append(np.asarray(units, dtype=np.int32))
+        self._counts.append(np.minimum(np.asarray(counts, dtype=np.int64), 65535).astype(np.uint16))
+        self.lengths.append(np.asarray(lengths, dtype=np.float32))
+
+    def extend(self, postings: Postings, keep: np.ndarray) -> None:
+        """Append the units of another segment's postings at positions ``keep`` (ascending), as they are: a merge
+        or a copy re-tokenises nothing."""
+        new_position = np.full(len(postings), -1, dtype=np.int64)
+        new_position[keep] = np.arange(len(keep)) + self.size
+        vocabulary = self.vocabulary  # terms in id order: dicts keep insertion order, and ids were given in it
+        merged_term = np.fromiter(
+            (vocabulary.setdefault(term, len(vocabulary)) for term in postings.vocabulary),
+            dtype=np.int32, count=len(postings.vocabulary),
+        )  # fmt: skip
+        units = new_position[np.asarray(postings.units)]
+        kept = units >= 0
+        self._terms.append(np.repeat(merged_term, np.diff(np.asarray(postings.starts)))[kept])
+        self._units.append(units[kept].astype(np.int32))
+        self._counts.append(np.asarray(postings.counts)[kept])
+        self.lengths.append(np.asarray(postings.lengths)[keep])
+        self.size += len(keep)
+
+    def finish(self) -> Postings:
+        """Invert what was added: postings ordered by term, then by unit (arrays joined and freed one at a time, so
+        the peak is the postings about twice, not four times)."""
+        terms = _joined(self._terms, np.int32)
+        self._terms = []
+        order = np.argsort(terms, kind="stable")  # units stay in ascending order within a term
+        starts = np.zeros(len(self.vocabulary) + 1, dtype=np.int64)
+        np.cumsum(np.bincount(terms, minlength=len(self.vocabulary)), out=starts[1:])
+        del terms
+        units = _joined(self._units, np.int32)[order]
+        self._units = []
+        counts = _joined(self._counts, np.uint16)[order]
+        self._counts = []
+        return Postings(self.vocabulary, starts, units, counts, _joined(self.lengths, np.float32))
+
+
+def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
+    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+
+
+class BM25:
+    """BM25 over the units of several segments, numbered one segment after the other, with collection statistics
+    (unit count, document frequencies, average length) taken over all of them. Units deleted since their segment
+    was written still count in the statistics until a merge drops them, as in Lucene; they never score (the
+    caller's mask removes them)."""
+
+    def __init__(self, segments: Sequence[Postings], tokenizer: LexicalTokenizer, *, k1: float, b: float) -> None:
+        self.segments = list(segments)
         self.tokenizer = tokenizer
+        self.k1, self.b = k1, b
+        self.offsets = np.cumsum([0, *(len(p) for p in self.segments)])
+        self.size = int(self.offsets[-1])
+        total_length = sum(float(np.sum(p.lengths, dtype=np.float64)) for p in self.segments)
+        self.average_length = total_length / self.size if self.size else 1.0
 
     def __len__(self) -> int:
-        return len(self.chunk_ids)
-
-    @classmethod
-    def build(
-        cls,
-        chunk_ids: Sequence[int],
-        texts: Sequence[str],
-        tokenizer: LexicalTokenizer,
-        *,
-        k1: float = 1.2,
-        b: float = 0.75,
-    ) -> LexicalIndex:
-        retriever = bm25s.BM25(k1=k1, b=b)
-        retriever.index([tokenizer(t) for t in texts], show_progress=False)
-        return cls(retriever, np.asarray(chunk_ids, dtype=np.int64), tokenizer)
+        return self.size
 
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
-        """The query's BM25 score of every entry, in index order (``mask``: 1 for entries that may score)."""
-        tokens = self.tokenizer(query)
-        if not tokens or len(self.chunk_ids) == 0:
-            return np.zeros(len(self.chunk_ids), dtype=np.float32)
-        return np.asarray(self.retriever.get_scores(tokens, weight_mask=mask), dtype=np.float32)
-
-    def search(
-        self, queries: Sequence[str], k: int, allowed_ids: np.ndarray | None = None
-    ) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` chunks per query, best first, ties by the smaller id; chunks sharing no term with the
-        query are not returned (``-1`` pads ids, ``0`` pads scores)."""
-        k = max(1, min(k, len(self.chunk_ids)))
-        mask = None if allowed_ids is None else np.isin(self.chunk_ids, allowed_ids).astype(np.float32)
-        scores = np.zeros((len(queries), k), dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        for row, query in enumerate(queries):
-            values = self.scores(query, mask)
-            if not values.any():
+        """Every unit's score for ``query`` (float32, in unit order); ``mask``: units that may score (others 0). A
+        term repeated in the query counts as often as it is repeated."""
+        scores = np.zeros(self.size, dtype=np.float64)
+        for term, repeats in Counter(self.tokenizer(query)).items():
+            frequency = sum(p.document_frequency(term) for p in self.segments)
+            if frequency == 0:
                 continue
-            floor = np.partition(values, len(values) - k)[len(values) - k]  # the k-th best score
-            top = np.flatnonzero((values >= floor) & (values > 0))  # every tie at the cut, then exact order
-            chosen = top[np.lexsort((self.chunk_ids[top], -values[top]))][:k]
-            scores[row, : len(chosen)] = values[chosen]
-            ids[row, : len(chosen)] = self.chunk_ids[chosen]
-        return scores, ids
-
-    def save(self, folder: Path) -> None:
-        folder.mkdir(parents=True, exist_ok=True)
-        self.retriever.save(str(folder))
-        np.save(folder / "chunk_ids.npy", self.chunk_ids)
-
-    @classmethod
-    def load(cls, folder: Path, tokenizer: LexicalTokenizer) -> LexicalIndex:
-        """Load a saved index; ``tokenizer`` must be configured as the one it was built with (see the manifest)."""
-        retriever = bm25s.BM25.load(str(folder), mmap=False)
-        return cls(retriever, np.load(folder / "chunk_ids.npy"), tokenizer)
+            idf = np.log(1.0 + (self.size - frequency + 0.5) / (frequency + 0.5))
+            for postings, offset in zip(self.segments, self.offsets, strict=False):
+                units, counts = postings.postings(term)
+                if len(units) == 0:
+                    continue
+                norm = self.k1 * (1.0 - self.b + self.b * np.asarray(postings.lengths)[units] / self.average_length)
+                counts = counts.astype(np.float64)
+                scores[offset + units] += repeats * idf * counts / (counts + norm)
+        if mask is not None:
+            scores *= mask
+        return scores.astype(np.float32)
 
 
-class DocumentLexicalIndex:
-    """BM25 over whole documents (title and full text), read per passage: a passage of a document that matches the
-    question as a whole gains from it, which passage-level BM25 alone cannot see (see the README's fusion table).
-
-    Documents are numbered in build order; ``chunk_ids`` (sorted) and ``chunk_documents`` map each passage to its
-    document's number."""
-
-    def __init__(self, bm25: LexicalIndex, chunk_ids: np.ndarray, chunk_documents: np.ndarray) -> None:
-        self.bm25 = bm25
-        self.chunk_ids = np.asarray(chunk_ids, dtype=np.int64)
-        self.chunk_documents = np.asarray(chunk_documents, dtype=np.int64)
-
-    def __len__(self) -> int:
-        return len(self.bm25)
-
-    @classmethod
-    def build(
-        cls, texts: Sequence[str], chunk_documents: dict[int, int], tokenizer: LexicalTokenizer, *, k1: float, b: float
-    ) -> DocumentLexicalIndex:
-        """``texts`` in document-number order; ``chunk_documents`` maps each chunk id to its document's number."""
-        bm25 = LexicalIndex.build(range(len(texts)), texts, tokenizer, k1=k1, b=b)
-        chunk_ids = np.fromiter(sorted(chunk_documents), dtype=np.int64, count=len(chunk_documents))
-        documents = np.fromiter((chunk_documents[int(c)] for c in chunk_ids), dtype=np.int64, count=len(chunk_ids))
-        return cls(bm25, chunk_ids, documents)
-
-    def documents_of(self, chunk_ids: np.ndarray) -> np.ndarray:
-        """The document number of each chunk id (all must be indexed)."""
-        return self.chunk_documents[np.searchsorted(self.chunk_ids, chunk_ids)]
-
-    def mask(self, allowed_chunk_ids: np.ndarray | None) -> np.ndarray | None:
-        """1 for the documents holding one of ``allowed_chunk_ids``, 0 for the others (None: every document);
-        made once for a batch of questions under the same filters."""
-        if allowed_chunk_ids is None:
-            return None
-        mask = np.zeros(len(self.bm25), dtype=np.float32)
-        mask[self.documents_of(np.asarray(allowed_chunk_ids, dtype=np.int64))] = 1.0
-        return mask
-
-    def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
-        """The query's BM25 score of every document, by number; documents ``mask`` (see ``mask``) leaves out
-        score 0."""
-        return self.bm25.scores(query, mask)
-
-    def save(self, folder: Path) -> None:
-        self.bm25.save(folder)
-        np.save(folder / "passage_ids.npy", self.chunk_ids)
-        np.save(folder / "passage_documents.npy", self.chunk_documents)
-
-    @classmethod
-    def load(cls, folder: Path, tokenizer: LexicalTokenizer) -> DocumentLexicalIndex:
-        bm25 = LexicalIndex.load(folder, tokenizer)
-        return cls(bm25, np.load(folder / "passage_ids.npy"), np.load(folder / "passage_documents.npy"))
+def top_units(scores: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The ``k`` best positive scores and their ``ids``, best first, equal scores by the smaller id."""
+    candidates = np.flatnonzero(scores > 0)  # a question's words reach a small part of a large index
+    if len(candidates) == 0:
+        return np.zeros(0, dtype=np.float32), np.zeros(0, dtype=np.int64)
+    values = scores[candidates]
+    k = max(1, min(k, len(candidates)))
+    floor = np.partition(values, len(values) - k)[len(values) - k]  # the k-th best score
+    top = candidates[values >= floor]  # every tie at the cut, then exact order
+    chosen = top[np.lexsort((ids[top], -scores[top]))][:k]
+    return scores[chosen], ids[chosen]

@@ -1,6 +1,7 @@
-"""The commit point of an index: ``manifest.json`` says which files make up the current build, how it was made
-(format version, model, chunking and BM25 settings, corpus roots, counts, library versions) and each file's size
-and checksum. It is replaced atomically, last, so a reader sees one whole build or the previous one."""
+"""The commit point of an index: ``manifest.json`` names the segments that make up the current build and the
+deletions recorded for each, says how they were made (format version, model, chunking and BM25 settings, corpus
+roots, counts, library versions) and gives each file's size and checksum. It is replaced atomically, last, so a
+reader sees one whole build or the previous one."""
 
 from __future__ import annotations
 
@@ -13,13 +14,14 @@ from typing import Any
 
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError
 from rag.index.lexical import LexicalTokenizer
+from rag.index.segment import FileInfo, SegmentInfo
 from rag.ingest.reading import shorten
 from rag.settings import Settings
 
-FORMAT_VERSION = 5
+FORMAT_VERSION = 6
 """2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown); 4: text
 extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings; 5: BM25 over whole
-documents beside BM25 over passages."""
+documents beside BM25 over passages; 6: segments with deletions, BM25 statistics taken at query time."""
 
 
 MANIFEST_NAME = "manifest.json"
@@ -67,14 +69,6 @@ class LexicalInfo:
 
 
 @dataclass(frozen=True)
-class FileInfo:
-    name: str
-    """Path relative to the index directory."""
-    sha256: str
-    bytes: int
-
-
-@dataclass(frozen=True)
 class Manifest:
     """What an index directory holds and how it was made."""
 
@@ -87,8 +81,15 @@ class Manifest:
     lexical: LexicalInfo
     corpus_roots: list[str]
     counts: dict[str, int]
-    files: dict[str, FileInfo]
+    segments: list[SegmentInfo]
+    next_chunk: int
+    """The id the next passage added gets: ids only grow, so segments hold ascending, disjoint id ranges."""
     versions: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def files(self) -> dict[str, FileInfo]:
+        """Every file of the build (segment files and deletion lists), by its path in the index folder."""
+        return {info.name: info for segment in self.segments for info in segment.all_files}
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=2, sort_keys=True)
@@ -105,7 +106,8 @@ class Manifest:
             lexical=LexicalInfo(**raw["lexical"]),
             corpus_roots=list(raw["corpus_roots"]),
             counts=dict(raw["counts"]),
-            files={key: FileInfo(**value) for key, value in raw["files"].items()},
+            segments=[SegmentInfo.from_json(segment) for segment in raw["segments"]],
+            next_chunk=raw["next_chunk"],
             versions=dict(raw.get("versions", {})),
         )
 
@@ -142,13 +144,8 @@ def file_sha256(path: Path) -> str:
         return hashlib.file_digest(handle, "sha256").hexdigest()
 
 
-def file_info(index_dir: Path, name: str) -> FileInfo:
-    path = index_dir / name
-    _fsync(path)
-    return FileInfo(name=name, sha256=file_sha256(path), bytes=path.stat().st_size)
-
-
-def _fsync(path: Path) -> None:
+def fsync_path(path: Path) -> None:
+    """Flush a written file (or a folder's entries) to disk."""
     fd = os.open(path, os.O_RDONLY)
     try:
         os.fsync(fd)
@@ -156,10 +153,16 @@ def _fsync(path: Path) -> None:
         os.close(fd)
 
 
+def file_info(index_dir: Path, path: Path) -> FileInfo:
+    """A written file's name (relative to the index), checksum and size, after an fsync."""
+    fsync_path(path)
+    return FileInfo(name=str(path.relative_to(index_dir)), sha256=file_sha256(path), bytes=path.stat().st_size)
+
+
 def write_manifest(index_dir: Path, manifest: Manifest) -> None:
     """Replace the manifest atomically: write a temporary file, fsync it, rename it over the old one."""
     temporary = index_dir / f".{MANIFEST_NAME}.{manifest.build_id}.tmp"
     temporary.write_text(manifest.to_json(), encoding="utf-8")
-    _fsync(temporary)
+    fsync_path(temporary)
     os.replace(temporary, index_dir / MANIFEST_NAME)
-    _fsync(index_dir)
+    fsync_path(index_dir)

@@ -1,14 +1,15 @@
-"""The metadata store: documents and chunks in SQLite, so citations and text never depend on pickles or on the
-files still being on disk as they were.
+"""The metadata store of one segment: its documents and chunks in SQLite, so citations and text never depend on
+pickles or on the files still being on disk as they were.
 
-The schema is built by ordered migration functions recorded in ``PRAGMA user_version``.
+A segment's store is written once, by the build that made the segment (or the merge that replaced it), and only
+read after that: deletions are recorded beside it (``rag.index.segment``), never in it.
 """
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -16,7 +17,7 @@ from typing import Any
 import numpy as np
 
 from rag.errors import IndexMismatchError
-from rag.types import Chunk, Document, SentenceVectors
+from rag.types import Chunk, Document, KnownFile, SentenceVectors
 
 
 def select_in(db: sqlite3.Connection, query: str, values: Iterable[Any], size: int = 500) -> Iterator[tuple]:
@@ -63,134 +64,133 @@ class DocumentInfo:
     title: str | None
     n_chars: int
     n_chunks: int
+    first_chunk: int = 0
+    """Chunk ids of a document are consecutive: ``first_chunk`` to ``first_chunk + n_chunks - 1``."""
 
 
-_DOCUMENT_INFO = (
-    "SELECT d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.n_chars, "
-    "(SELECT count(*) FROM chunks c WHERE c.doc_id = d.doc_id) FROM documents d"
-)
+_DOCUMENT_INFO = "SELECT doc_id, source, encoding, sha256, date, title, n_chars, n_chunks, first_chunk FROM documents"
+
+SCHEMA_VERSION = 1
+SCHEMA = """
+CREATE TABLE documents (
+    doc_id      TEXT PRIMARY KEY,
+    number      INTEGER NOT NULL UNIQUE,  -- order within the segment: the unit of whole-document BM25
+    source      TEXT NOT NULL,
+    encoding    TEXT NOT NULL,
+    sha256      TEXT NOT NULL,
+    file_size   INTEGER,
+    mtime_ns    INTEGER,
+    date        TEXT,
+    title       TEXT,
+    body_start  INTEGER NOT NULL,
+    text        TEXT NOT NULL,
+    n_chars     INTEGER NOT NULL,         -- counted in Python: SQLite's length() stops at the first NUL
+    format      TEXT NOT NULL,
+    pages       TEXT,
+    first_chunk INTEGER NOT NULL,
+    n_chunks    INTEGER NOT NULL
+);
+CREATE INDEX documents_by_date ON documents(date);
+CREATE TABLE chunks (
+    chunk_id   INTEGER PRIMARY KEY,
+    doc_id     TEXT NOT NULL,
+    ordinal    INTEGER NOT NULL,
+    start      INTEGER NOT NULL,
+    end        INTEGER NOT NULL,
+    line_start INTEGER NOT NULL,
+    line_end   INTEGER NOT NULL,
+    n_tokens   INTEGER NOT NULL,
+    context    TEXT,
+    text       TEXT NOT NULL,
+    section    TEXT,
+    page       INTEGER,
+    page_label TEXT,
+    page_start INTEGER NOT NULL DEFAULT 0,
+    page_line  INTEGER NOT NULL DEFAULT 1,
+    cache_key  TEXT
+);
+CREATE TABLE sentences (
+    chunk_id INTEGER PRIMARY KEY,
+    spans    TEXT NOT NULL,
+    vectors  BLOB NOT NULL
+);
+"""
 
 
-def _migration_1(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        CREATE TABLE documents (
-            doc_id   TEXT PRIMARY KEY,
-            source   TEXT NOT NULL,
-            encoding TEXT NOT NULL,
-            sha256   TEXT NOT NULL,
-            date     TEXT,
-            title    TEXT,
-            body_start INTEGER NOT NULL,
-            text     TEXT NOT NULL
-        );
-        CREATE TABLE chunks (
-            chunk_id   INTEGER PRIMARY KEY,
-            doc_id     TEXT NOT NULL REFERENCES documents(doc_id) ON DELETE CASCADE,
-            ordinal    INTEGER NOT NULL,
-            start      INTEGER NOT NULL,
-            end        INTEGER NOT NULL,
-            line_start INTEGER NOT NULL,
-            line_end   INTEGER NOT NULL,
-            n_tokens   INTEGER NOT NULL,
-            context    TEXT,
-            text       TEXT NOT NULL
-        );
-        CREATE INDEX chunks_by_doc ON chunks(doc_id, ordinal);
-        """
-    )
+@dataclass(frozen=True)
+class DocumentRange:
+    """Where a document's chunks lie in its segment: its number there and its consecutive chunk ids."""
+
+    doc_id: str
+    number: int
+    first_chunk: int
+    n_chunks: int
 
 
-def _migration_2(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        CREATE TABLE sentences (
-            chunk_id INTEGER PRIMARY KEY REFERENCES chunks(chunk_id) ON DELETE CASCADE,
-            spans    TEXT NOT NULL,
-            vectors  BLOB NOT NULL
-        );
-        """
-    )
+class SegmentStore:
+    """Documents, chunks and sentence vectors of one segment, in one SQLite file."""
 
-
-def _migration_3(db: sqlite3.Connection) -> None:
-    db.executescript(
-        """
-        ALTER TABLE documents ADD COLUMN format TEXT NOT NULL DEFAULT 'text';
-        ALTER TABLE documents ADD COLUMN pages TEXT;
-        ALTER TABLE chunks ADD COLUMN section TEXT;
-        ALTER TABLE chunks ADD COLUMN page INTEGER;
-        ALTER TABLE chunks ADD COLUMN page_label TEXT;
-        ALTER TABLE chunks ADD COLUMN page_start INTEGER NOT NULL DEFAULT 0;
-        ALTER TABLE chunks ADD COLUMN page_line INTEGER NOT NULL DEFAULT 1;
-        """
-    )
-
-
-def _migration_4(db: sqlite3.Connection) -> None:
-    """A document's length in characters, counted in Python: SQLite's ``length()`` stops at the first NUL."""
-    db.executescript("ALTER TABLE documents ADD COLUMN n_chars INTEGER; UPDATE documents SET n_chars = length(text);")
-
-
-MIGRATIONS: list[Callable[[sqlite3.Connection], None]] = [_migration_1, _migration_2, _migration_3, _migration_4]
-
-
-class MetadataStore:
-    """Documents and chunks of one index, in one SQLite file."""
-
-    def __init__(self, path: Path, *, read_only: bool = False) -> None:
+    def __init__(self, path: Path, *, read_only: bool = True) -> None:
         self.path = path
         if read_only:
             self.db = sqlite3.connect(f"file:{path}?mode=ro", uri=True, check_same_thread=False)
             (version,) = self.db.execute("PRAGMA user_version").fetchone()
-            if version < len(MIGRATIONS):  # a read-only store cannot be migrated: say so instead of failing later
+            if version != SCHEMA_VERSION:
                 self.db.close()
                 raise IndexMismatchError(
-                    f"{path} has schema version {version}, this version of rag reads {len(MIGRATIONS)}; rebuild the "
+                    f"{path} has schema version {version}, this version of rag reads {SCHEMA_VERSION}; rebuild the "
                     "index with rag index"
                 )
         else:
             self.db = sqlite3.connect(path, check_same_thread=False)
-            self.db.execute("PRAGMA foreign_keys = ON")
-            self._migrate()
+            self.db.execute("PRAGMA journal_mode = OFF")  # a new segment is thrown away whole if its build fails
+            self.db.execute("PRAGMA synchronous = OFF")  # made durable by the fsync before the commit point
+            self.db.executescript(SCHEMA)
+            self.db.execute(f"PRAGMA user_version = {SCHEMA_VERSION}")
 
     def close(self) -> None:
         self.db.close()
 
-    def _migrate(self) -> None:
-        (version,) = self.db.execute("PRAGMA user_version").fetchone()
-        for number, migration in enumerate(MIGRATIONS[version:], start=version + 1):
-            with self.db:
-                migration(self.db)
-                self.db.execute(f"PRAGMA user_version = {number}")
-
-    def add(self, documents: Sequence[Document], chunks: Sequence[Chunk], chunk_ids: Sequence[int]) -> None:
-        """Insert documents and their chunks (under the given ids) in one transaction."""
+    def add(
+        self,
+        documents: Sequence[Document],
+        chunks: Sequence[Chunk],
+        chunk_ids: Sequence[int],
+        cache_keys: Sequence[str | None] | None = None,
+        first_number: int = 0,
+    ) -> None:
+        """Insert documents (numbered from ``first_number``) and their chunks (under the given consecutive ids, a
+        document's chunks together) in one transaction."""
+        ranges: dict[str, list[int]] = {}
+        for chunk_id, chunk in zip(chunk_ids, chunks, strict=True):
+            ranges.setdefault(chunk.doc_id, []).append(chunk_id)
+        keys = cache_keys if cache_keys is not None else [None] * len(chunks)
         with self.db:
             self.db.executemany(
-                "INSERT INTO documents (doc_id, source, encoding, sha256, date, title, body_start, text, n_chars, "
-                "format, pages) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "INSERT INTO documents (doc_id, number, source, encoding, sha256, file_size, mtime_ns, date, title, "
+                "body_start, text, n_chars, format, pages, first_chunk, n_chunks) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
-                        d.doc_id, d.source, d.encoding, d.sha256, d.date, d.title, d.body_start, d.text, len(d.text),
-                        d.format,
+                        d.doc_id, first_number + n, d.source, d.encoding, d.sha256, d.file_size, d.mtime_ns, d.date,
+                        d.title, d.body_start, d.text, len(d.text), d.format,
                         json.dumps([[p.start, p.end, p.number, p.label] for p in d.pages]) if d.pages else None,
+                        min(ranges[d.doc_id]), len(ranges[d.doc_id]),
                     )
-                    for d in documents
+                    for n, d in enumerate(documents)
                 ],
             )  # fmt: skip
             self.db.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ordinal, start, end, line_start, line_end, n_tokens, context, "
-                "text, section, page, page_label, page_start, page_line) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "text, section, page, page_label, page_start, page_line, cache_key) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         cid, c.doc_id, c.ordinal, c.start, c.end, c.line_start, c.line_end, c.n_tokens, c.context,
                         c.text, c.section, c.page.number if c.page else None, c.page.label if c.page else None,
-                        c.page.start if c.page else 0,
-                        c.page.line if c.page else 1,
+                        c.page.start if c.page else 0, c.page.line if c.page else 1, key,
                     )
-                    for cid, c in zip(chunk_ids, chunks, strict=True)
+                    for cid, c, key in zip(chunk_ids, chunks, keys, strict=True)
                 ],
             )  # fmt: skip
 
@@ -204,6 +204,51 @@ class MetadataStore:
                     for cid, s in zip(chunk_ids, sentences, strict=True)
                 ],
             )
+
+    def copy_documents(
+        self,
+        source: SegmentStore,
+        doc_ids: Sequence[str],
+        first_number: int,
+        first_chunk: int,
+        sources: dict[str, str] | None = None,
+    ) -> int:
+        """Copy documents of another segment with their chunks and sentences, renumbered from ``first_number``
+        and with chunk ids from ``first_chunk`` in their order (a merge, or documents whose folder moved:
+        ``sources`` gives new paths); returns how many chunks were copied."""
+        copied = 0
+        with self.db:
+            for number, doc_id in enumerate(doc_ids, start=first_number):
+                row = source.db.execute(
+                    "SELECT source, encoding, sha256, file_size, mtime_ns, date, title, body_start, text, n_chars, "
+                    "format, pages, first_chunk, n_chunks FROM documents WHERE doc_id = ?",
+                    (doc_id,),
+                ).fetchone()
+                old_first, n_chunks = row[-2], row[-1]
+                shift = first_chunk + copied - old_first
+                new_source = (sources or {}).get(doc_id, row[0])
+                self.db.execute(
+                    "INSERT INTO documents (doc_id, number, source, encoding, sha256, file_size, mtime_ns, date, "
+                    "title, body_start, text, n_chars, format, pages, first_chunk, n_chunks) "
+                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    (doc_id, number, new_source, *row[1:-2], old_first + shift, n_chunks),
+                )
+                self.db.executemany(
+                    "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                    [(r[0] + shift, *r[1:]) for r in source.db.execute(
+                        "SELECT * FROM chunks WHERE chunk_id BETWEEN ? AND ? ORDER BY chunk_id",
+                        (old_first, old_first + n_chunks - 1),
+                    )],
+                )  # fmt: skip
+                self.db.executemany(
+                    "INSERT INTO sentences VALUES (?, ?, ?)",
+                    [(r[0] + shift, *r[1:]) for r in source.db.execute(
+                        "SELECT * FROM sentences WHERE chunk_id BETWEEN ? AND ?",
+                        (old_first, old_first + n_chunks - 1),
+                    )],
+                )  # fmt: skip
+                copied += n_chunks
+        return copied
 
     def sentences(self, chunk_ids: Iterable[int]) -> dict[int, SentenceVectors]:
         """Sentence spans and vectors of these chunks (chunks stored without them are absent)."""
@@ -225,84 +270,42 @@ class MetadataStore:
         return {row[0]: StoredChunk(*row) for row in select_in(self.db, query, (int(i) for i in chunk_ids))}
 
     def documents(self) -> list[DocumentInfo]:
-        """All documents, ordered by source."""
-        rows = self.db.execute(f"{_DOCUMENT_INFO} ORDER BY d.source, d.doc_id")
-        return [DocumentInfo(*row) for row in rows]
+        """All documents of the segment, in number order."""
+        return [DocumentInfo(*row) for row in self.db.execute(f"{_DOCUMENT_INFO} ORDER BY number")]
 
     def document(self, doc_id: str) -> DocumentInfo | None:
-        """One document's metadata, or None if it is not indexed."""
-        row = self.db.execute(f"{_DOCUMENT_INFO} WHERE d.doc_id = ?", (doc_id,)).fetchone()
+        row = self.db.execute(f"{_DOCUMENT_INFO} WHERE doc_id = ?", (doc_id,)).fetchone()
         return DocumentInfo(*row) if row else None
 
-    def chunk_ids_where(self, doc_ids: Iterable[str] | None, date_from: str | None, date_to: str | None) -> list[int]:
-        """Ids of the chunks of the given documents (all if None) whose document date lies in the range.
-
-        A document without a date never matches a date bound."""
-        clauses, params = [], []
-        if date_from is not None:
-            clauses.append("d.date >= ?")
-            params.append(date_from)
-        if date_to is not None:
-            clauses.append("d.date <= ?")
-            params.append(date_to)
-        where = " AND ".join(clauses) or "1"
+    def ranges(self, where: str = "1", params: Sequence[Any] = ()) -> list[DocumentRange]:
+        """Chunk ranges of the documents matching an SQL condition on ``documents`` (indexed columns: doc_id,
+        date), in number order."""
         rows = self.db.execute(
-            f"SELECT c.chunk_id, c.doc_id FROM chunks c JOIN documents d USING (doc_id) WHERE {where}", params
+            f"SELECT doc_id, number, first_chunk, n_chunks FROM documents WHERE {where} ORDER BY number", params
         )
-        wanted = None if doc_ids is None else set(doc_ids)
-        return [cid for cid, doc_id in rows if wanted is None or doc_id in wanted]
+        return [DocumentRange(*row) for row in rows]
+
+    def ranges_of(self, doc_ids: Iterable[str]) -> list[DocumentRange]:
+        query = "SELECT doc_id, number, first_chunk, n_chunks FROM documents WHERE doc_id IN ({marks})"
+        return [DocumentRange(*row) for row in select_in(self.db, query, doc_ids)]
+
+    def known_files(self) -> list[tuple[str, int, KnownFile]]:
+        """Every document's id, number and file hash, size and modification time (to tell changed files)."""
+        rows = self.db.execute("SELECT doc_id, number, sha256, file_size, mtime_ns, source FROM documents")
+        return [(row[0], row[1], KnownFile(*row[2:])) for row in rows]
 
     def document_sources(self) -> dict[str, str]:
-        """Every document id with the path it was last read from."""
         return dict(self.db.execute("SELECT doc_id, source FROM documents"))
 
-    def move_documents(self, sources: Mapping[str, str]) -> None:
-        """Record new paths for documents whose folder moved (their ids, text and passages stay)."""
-        with self.db:
-            self.db.executemany(
-                "UPDATE documents SET source = ? WHERE doc_id = ?", [(s, d) for d, s in sources.items()]
-            )
-
-    def document_hashes(self) -> dict[str, str]:
-        """Every document id with the SHA-256 of its source bytes (to tell changed files from unchanged ones)."""
-        return dict(self.db.execute("SELECT doc_id, sha256 FROM documents"))
-
-    def remove_documents(self, doc_ids: Iterable[str]) -> list[int]:
-        """Delete documents with their chunks and sentence vectors; return the ids of the chunks removed."""
-        ids = list(doc_ids)
-        with self.db:
-            removed = [r[0] for r in select_in(self.db, "SELECT chunk_id FROM chunks WHERE doc_id IN ({marks})", ids)]
-            list(select_in(self.db, "DELETE FROM documents WHERE doc_id IN ({marks})", ids))
-        return removed
-
-    def max_chunk_id(self) -> int:
-        return int(self.db.execute("SELECT coalesce(max(chunk_id), 0) FROM chunks").fetchone()[0])
-
-    def lexical_passages(self, with_titles: bool) -> tuple[list[int], list[str]]:
-        """Chunk ids and the text BM25 indexes for each: the passage, after its document's title if wanted."""
+    def cache_keys(self, first_chunk: int, last_chunk: int) -> list[str]:
+        """Embedding-cache keys of the chunks in an id range."""
         rows = self.db.execute(
-            "SELECT c.chunk_id, d.title, c.text FROM chunks c JOIN documents d USING (doc_id) ORDER BY c.chunk_id"
-        ).fetchall()
-        texts = [f"{title}\n{text}" if with_titles and title else text for _, title, text in rows]
-        return [r[0] for r in rows], texts
-
-    def lexical_documents(self, with_titles: bool) -> tuple[list[str], dict[int, int]]:
-        """The text document-level BM25 indexes for each document that has passages (its title first if wanted),
-        numbered in order, and each chunk id's document number."""
-        numbers: dict[str, int] = {}
-        texts: list[str] = []
-        for doc_id, title, text in self.db.execute(
-            "SELECT doc_id, title, text FROM documents WHERE doc_id IN (SELECT doc_id FROM chunks) ORDER BY doc_id"
-        ):
-            numbers[doc_id] = len(texts)
-            texts.append(f"{title}\n{text}" if with_titles and title else text)
-        chunk_documents = {chunk_id: numbers[doc_id] for chunk_id, doc_id in self.db.execute(
-            "SELECT chunk_id, doc_id FROM chunks"
-        )}  # fmt: skip
-        return texts, chunk_documents
+            "SELECT cache_key FROM chunks WHERE chunk_id BETWEEN ? AND ? AND cache_key IS NOT NULL",
+            (first_chunk, last_chunk),
+        )
+        return [row[0] for row in rows]
 
     def chunk_doc_ids(self) -> dict[int, str]:
-        """Every chunk id with the id of its document (for ranking documents by their chunks)."""
         return dict(self.db.execute("SELECT chunk_id, doc_id FROM chunks"))
 
     def document_pages(self, doc_id: str) -> list[tuple[int, int, int, str | None]]:
@@ -311,12 +314,11 @@ class MetadataStore:
         return [tuple(p) for p in json.loads(row[0])] if row and row[0] else []
 
     def document_text(self, doc_id: str) -> str | None:
-        """The full decoded text of a document, or None if it is not indexed."""
         row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
 
-    def count_chunks(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM chunks").fetchone()[0])
-
-    def count_documents(self) -> int:
-        return int(self.db.execute("SELECT count(*) FROM documents").fetchone()[0])
+    def lexical_texts(self, numbers: Sequence[int] | None, with_titles: bool) -> list[str]:
+        """Whole-document BM25 texts of documents by number (title first if wanted)."""
+        rows = self.db.execute("SELECT number, title, text FROM documents ORDER BY number")
+        wanted = None if numbers is None else set(numbers)
+        return [f"{t}\n{x}" if with_titles and t else x for n, t, x in rows if wanted is None or n in wanted]

@@ -12,6 +12,8 @@ import hashlib
 import json
 import logging
 import os
+import stat
+import time
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -28,7 +30,7 @@ from rag.ingest.reading import (
     read_regular_file,
 )
 from rag.ingest.worker import extract_within_limit
-from rag.types import Document, SkippedFile, UnchangedFile
+from rag.types import Document, KnownFile, SkippedFile, UnchangedFile
 
 Loaded = Document | SkippedFile | UnchangedFile
 """What loading yields for a file: its document, a report of why not, or word that the index has it already."""
@@ -55,38 +57,48 @@ class LoadedCorpus:
 
 
 def load_corpus(
-    paths: Sequence[Path | str], limits: LoadLimits | None = None, known: Mapping[str, str] | None = None
+    paths: Sequence[Path | str], limits: LoadLimits | None = None, known: Mapping[str, KnownFile] | None = None
 ) -> LoadedCorpus:
-    """Load every document under ``paths`` (folders, files or BEIR ``.jsonl`` corpora), within ``limits``.
+    """Load every document under ``paths`` (folders, files or BEIR ``.jsonl`` corpora), within ``limits``, into
+    memory (``stream_corpus`` yields them one at a time instead)."""
+    corpus = LoadedCorpus()
+    for item in stream_corpus(paths, limits, known):
+        if isinstance(item, UnchangedFile):
+            corpus.unchanged.append(item)
+        elif isinstance(item, SkippedFile):
+            corpus.skipped.append(item)
+        else:
+            corpus.documents.append(item)
+    return corpus
 
-    A file whose document id and content hash are in ``known`` (an index's document id -> sha256) is only
-    hashed, not decoded or extracted, and listed as unchanged. Document ids must be unique across all paths; a
+
+def stream_corpus(
+    paths: Sequence[Path | str], limits: LoadLimits | None = None, known: Mapping[str, KnownFile] | None = None
+) -> Iterator[Loaded]:
+    """Every document under ``paths``, in a stable order, as it is read.
+
+    A file ``known`` (an index's document id -> what it knows of its file) holds with the same size and
+    modification time is not read at all; one with another size or time is hashed, and only decoded or extracted
+    if its bytes changed. Both are yielded as ``UnchangedFile``. Document ids must be unique across all paths; a
     later duplicate is skipped and reported.
     """
-    limits = limits or LoadLimits()
-    documents: list[Document] = []
-    skipped: list[SkippedFile] = []
-    unchanged: list[UnchangedFile] = []
     seen: dict[str, str] = {}
-    for item in _iter_loaded(paths, limits, known or {}):
-        if isinstance(item, UnchangedFile):
-            if item.doc_id not in seen:
-                seen[item.doc_id] = item.source
-                unchanged.append(item)
-        elif isinstance(item, SkippedFile):
+    for item in _iter_loaded(paths, limits or LoadLimits(), known or {}):
+        if isinstance(item, SkippedFile):
             logger.info("skipped %s: %s", item.source, item.reason)
-            skipped.append(item)
+            yield item
         elif item.doc_id in seen:
+            if isinstance(item, UnchangedFile):
+                continue
             reason = f"duplicate document id {item.doc_id!r} (already read from {seen[item.doc_id]})"
             logger.info("skipped %s: %s", item.source, reason)
-            skipped.append(SkippedFile(item.source, reason))
+            yield SkippedFile(item.source, reason)
         else:
             seen[item.doc_id] = item.source
-            documents.append(item)
-    return LoadedCorpus(documents=documents, skipped=skipped, unchanged=unchanged)
+            yield item
 
 
-def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping[str, str]) -> Iterator[Loaded]:
+def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping[str, KnownFile]) -> Iterator[Loaded]:
     for raw in paths:
         named = Path(os.path.abspath(Path(raw).expanduser()))
         if named.is_dir():
@@ -128,7 +140,7 @@ def _iter_folder(root: Path) -> Iterator[Path | SkippedFile]:
     yield from unreadable_folders()
 
 
-def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str, str]) -> list[Loaded]:
+def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str, KnownFile]) -> list[Loaded]:
     """``load_file``, with any failure of this one file turned into a report: one file never ends a run."""
     try:
         return list(load_file(path, root, limits, known))
@@ -138,24 +150,27 @@ def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str
 
 
 def load_file(
-    path: Path, root: Path | None = None, limits: LoadLimits | None = None, known: Mapping[str, str] | None = None
+    path: Path, root: Path | None = None, limits: LoadLimits | None = None, known: Mapping[str, KnownFile] | None = None
 ) -> Iterator[Loaded]:
     """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.ingest.formats``); a
     PDF may also report pages that had no text, and any file a cut at ``limits.max_extracted_chars``. Only a
     regular file inside ``root`` (default: its own folder) is read; one whose hash ``known`` holds for its id is
-    ``UnchangedFile``, unread beyond its bytes."""
+    ``UnchangedFile``, unread beyond its bytes (unread at all when its size and modification time are unchanged)."""
     limits = limits or LoadLimits()
     root = root or path.parent
     doc_id = file_doc_id(path, root)
+    previous = (known or {}).get(doc_id)
+    info = _regular_file_stat(path)
+    if previous is not None and previous.mtime_ns is not None and (previous.file_size, previous.mtime_ns) == info:
+        yield UnchangedFile(doc_id, display_path(path), previous.sha256)
+        return
     data = read_regular_file(path, root, limits)
     if isinstance(data, SkippedFile):
         yield replace(data, doc_id=doc_id) if data.doc_id else data
         return
-    if known:
-        sha256 = hashlib.sha256(data).hexdigest()
-        if known.get(doc_id) == sha256:
-            yield UnchangedFile(doc_id, display_path(path), sha256)
-            return
+    if previous is not None and previous.sha256 == hashlib.sha256(data).hexdigest():
+        yield UnchangedFile(doc_id, display_path(path), previous.sha256)
+        return
     suffix = path.suffix.lower()
     loaded = (
         extract_within_limit(path, data, limits)
@@ -166,7 +181,27 @@ def load_file(
         if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:
             sections, tables = markdown_structure(item.text, item.body_start)
             item = replace(item, format="markdown", sections=sections, tables=tables)
+        if isinstance(item, Document) and info is not None:
+            item = replace(item, file_size=info[0], mtime_ns=info[1])
         yield replace(item, doc_id=doc_id) if item.doc_id else item
+
+
+RACY_NS = 2_000_000_000
+"""A file modified less than this long before it is read may change again within the same timestamp tick (file
+times are only as fine as the kernel's clock tick): its time is not recorded, so the next sync hashes it (git's
+"racily clean" rule)."""
+
+
+def _regular_file_stat(path: Path) -> tuple[int, int | None] | None:
+    """Size and modification time of a regular file (not a link: those are checked where they are read)."""
+    try:
+        info = os.lstat(path)
+    except OSError:
+        return None  # reading it says why
+    if not stat.S_ISREG(info.st_mode):
+        return None
+    racy = info.st_mtime_ns >= time.time_ns() - RACY_NS
+    return info.st_size, None if racy else info.st_mtime_ns
 
 
 def load_text_bytes(path: Path, data: bytes, limits: LoadLimits | None = None) -> Iterator[Document | SkippedFile]:

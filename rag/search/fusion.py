@@ -99,7 +99,9 @@ class DocumentEvidence:
         positive = scores[scores > 0]
         if len(positive) == 0:
             return cls(0.0, np.zeros(len(scores)), documents_of)
-        best = np.sort(positive)[::-1][:depth]
+        if len(positive) > depth:  # the best ``depth`` of a large index's scores, without sorting them all
+            positive = np.partition(positive, len(positive) - depth)[len(positive) - depth :]
+        best = np.sort(positive)[::-1]
         top, low = float(best[0]), float(best[-1])
         strength = (top - (float(best[EVIDENCE_RANK - 1]) if len(best) >= EVIDENCE_RANK else 0.0)) / top
         if top - low <= 1e-12:

@@ -7,16 +7,15 @@ the searcher's job, and turning them into document rankings is evaluation's.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Mapping, Sequence
-from fnmatch import fnmatchcase
 from pathlib import Path
 
 import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
-from rag.index.reader import Index
-from rag.search.citation import display_source
+from rag.index.reader import Index, Selection
 from rag.search.fusion import (
     DocumentEvidence,
     FusionWeights,
@@ -65,7 +64,7 @@ class Retriever:
         return max(1, min(self.size, max(wanted, floor)))
 
     def rank(
-        self, queries: Sequence[str], vectors: np.ndarray | None, mode: str, depth: int, allowed: np.ndarray | None
+        self, queries: Sequence[str], vectors: np.ndarray | None, mode: str, depth: int, allowed: Selection | None
     ) -> list[Ranking]:
         """The best ``depth`` chunks per query by ``mode``; ``vectors`` are the queries' (needed unless bm25);
         ``allowed`` restricts to those chunk ids."""
@@ -141,23 +140,30 @@ class Retriever:
             reranked.append(result)
         return reranked
 
-    def allowed_chunk_ids(self, filters: SearchFilters) -> np.ndarray:
-        """The chunk ids a search with ``filters`` may return."""
-        doc_ids = None
+    def allowed_chunk_ids(self, filters: SearchFilters) -> Selection:
+        """The passages a search with ``filters`` may return: a source glob matches a path relative to the display
+        root (as citations show it) or absolute; dates compare as ISO dates."""
+        globs = None
         if filters.source is not None:
-            doc_ids = [
-                d.doc_id
-                for d in self.index.store.documents()
-                if fnmatchcase(display_source(d.source, self.display_root), filters.source)
-                or fnmatchcase(d.source, filters.source)
-            ]
-        ids = self.index.store.chunk_ids_where(
-            doc_ids,
+            prefix = str(self.display_root).rstrip(os.sep) + os.sep
+            globs = [sqlite_glob(filters.source), _glob_literal(prefix) + sqlite_glob(filters.source)]
+        return self.index.store.select(
+            globs,
             filters.date_from.isoformat() if filters.date_from else None,
             filters.date_to.isoformat() if filters.date_to else None,
         )
-        return np.asarray(ids, dtype=np.int64)
 
     def chunk_documents(self) -> dict[int, str]:
         """Every chunk id and the document it belongs to."""
         return self.index.store.chunk_doc_ids()
+
+
+def sqlite_glob(pattern: str) -> str:
+    """An ``fnmatch`` pattern as SQLite GLOB spells it: both match case-sensitively, ``*`` across ``/`` too; only
+    a negated class differs (``[!a]`` is ``[^a]``)."""
+    return pattern.replace("[!", "[^")
+
+
+def _glob_literal(text: str) -> str:
+    """``text`` matched literally by GLOB (its wildcards in brackets)."""
+    return "".join(f"[{c}]" if c in "*?[" else c for c in text)

@@ -159,7 +159,7 @@ class Searcher:
         if not cleaned:
             return []
         allowed = None if filters is None or filters.is_empty else self.retriever.allowed_chunk_ids(filters)
-        if allowed is not None and allowed.size == 0:
+        if allowed is not None and allowed.count == 0:
             return [[] for _ in cleaned]
         vectors = self.embedder.embed_queries(cleaned)  # for bm25 too: each passage's relevance needs it
         rankings = self.retriever.rank(cleaned, vectors, mode, self.retriever.depth(3 * k, mode), allowed)

@@ -14,7 +14,7 @@ from conftest import write_bytes
 from rag.errors import IndexCorruptError, IndexMismatchError, IndexNotFoundError, NoDocumentsError
 from rag.index.build import build_index
 from rag.index.manifest import FORMAT_VERSION, read_manifest
-from rag.index.reader import open_index
+from rag.index.reader import open_index, verify_index
 from rag.settings import Settings
 
 
@@ -68,18 +68,23 @@ def test_open_checks_the_format_version(index_copy: Path, standin_settings) -> N
         open_index(index_copy, settings)
 
 
-@pytest.mark.parametrize("which", ["vectors", "store", "lexical/data.csc.index.npy", "lexical/vocab.index.json"])
-def test_open_detects_truncated_and_altered_files(index_copy: Path, standin_settings, which: str) -> None:
+@pytest.mark.parametrize("which", ["vectors.f32", "store.sqlite", "passages.units.npy", "documents.terms.json"])
+def test_open_detects_truncated_files_and_check_detects_altered_ones(
+    index_copy: Path, standin_settings, which: str
+) -> None:
     settings = standin_settings
-    name = read_manifest(index_copy).files[which].name
+    (name,) = [name for name in read_manifest(index_copy).files if name.endswith(f"/{which}")]
     path = index_copy / name
     data = path.read_bytes()
     path.write_bytes(data[: len(data) // 2])
-    with pytest.raises(IndexCorruptError, match=name):
+    with pytest.raises(IndexCorruptError, match=name):  # sizes are checked on every open
         open_index(index_copy, settings)
     path.write_bytes(data[:-1] + bytes([data[-1] ^ 0xFF]))
+    assert verify_index(index_copy) == [
+        f"index file {path} does not match its checksum; rebuild the index with rag index"
+    ]  # checksums are read by rag check (and open_index(verify=True)), not on every open
     with pytest.raises(IndexCorruptError, match=f"{name} does not match its checksum"):
-        open_index(index_copy, settings)
+        open_index(index_copy, settings, verify=True)
 
 
 def test_missing_index_says_how_to_build_one(tmp_path: Path, settings) -> None:

@@ -5,10 +5,11 @@ from __future__ import annotations
 
 from pathlib import Path
 
+import bm25s
 import numpy as np
 import pytest
 
-from rag.index.lexical import DocumentLexicalIndex, LexicalIndex, LexicalTokenizer
+from rag.index.lexical import BM25, LexicalTokenizer, Postings, PostingsBuilder, top_units
 
 
 def test_tokenizer_stems_drops_stop_words_and_splits_cjk_into_bigrams() -> None:
@@ -22,26 +23,56 @@ def test_tokenizer_stems_drops_stop_words_and_splits_cjk_into_bigrams() -> None:
     assert LexicalTokenizer("en")("中") == ["中"]
 
 
-def test_lexical_index_ranks_filters_and_survives_a_round_trip(tmp_path: Path) -> None:
-    texts = ["apples and pears", "apples apples apples", "only pears here", "nothing in common", "apples"]
-    index = LexicalIndex.build([10, 20, 30, 40, 50], texts, LexicalTokenizer("en"))
-    scores, ids = index.search(["apples"], 5)
-    assert ids[0].tolist()[:3] == [20, 50, 10] and ids[0].tolist()[3:] == [-1, -1]  # no shared term: not returned
-    assert scores[0][0] > scores[0][1] > scores[0][2] > 0 and scores[0][3] == 0
-    _, only = index.search(["apples pears"], 5, allowed_ids=np.array([30, 40]))
-    assert only[0].tolist() == [30, -1, -1, -1, -1]
-    _, none = index.search(["the of and"], 3)  # only stop words
-    assert none[0].tolist() == [-1, -1, -1]
-    index.save(tmp_path / "bm25")
-    loaded = LexicalIndex.load(tmp_path / "bm25", LexicalTokenizer("en"))
-    for query in ("apples", "pears", "apples pears"):
-        assert [a.tolist() for a in loaded.search([query], 5)] == [a.tolist() for a in index.search([query], 5)]
+def postings_of(texts: list[str], tokenizer: LexicalTokenizer) -> Postings:
+    builder = PostingsBuilder()
+    builder.add(tokenizer(t) for t in texts)
+    return builder.finish()
 
 
-def test_lexical_ties_are_ordered_by_chunk_id() -> None:
-    index = LexicalIndex.build([7, 3, 5], ["same words", "same words", "same words"], LexicalTokenizer("en"))
-    _, ids = index.search(["words"], 2)
-    assert ids[0].tolist() == [3, 5]
+TEXTS = [
+    "apples and pears", "apples apples apples", "only pears here", "nothing in common", "apples",
+    "a comet passed. the comet returned.", "one comet, seen once, among many other words here", "moons and pears",
+]  # fmt: skip
+
+
+def test_bm25_scores_as_bm25s_does_over_one_segment_or_several(tmp_path: Path) -> None:
+    tokenizer = LexicalTokenizer("en")
+    reference = bm25s.BM25(k1=0.9, b=0.4)  # the library this project measured its BM25 settings with
+    reference.index([tokenizer(t) for t in TEXTS], show_progress=False)
+    one = BM25([postings_of(TEXTS, tokenizer)], tokenizer, k1=0.9, b=0.4)
+    # split in three segments, one saved and loaded: statistics are summed at query time, so nothing changes
+    postings_of(TEXTS[3:6], tokenizer).save(tmp_path, "middle")
+    parts = [postings_of(TEXTS[:3], tokenizer), Postings.load(tmp_path, "middle"), postings_of(TEXTS[6:], tokenizer)]
+    several = BM25(parts, tokenizer, k1=0.9, b=0.4)
+    for query in ("apples", "pears comet", "apples apples pears", "the of and", "unknownword"):
+        expected = reference.get_scores(tokenizer(query)) if tokenizer(query) else np.zeros(len(TEXTS))
+        assert one.scores(query) == pytest.approx(expected, rel=1e-5)
+        assert several.scores(query) == pytest.approx(expected, rel=1e-5)
+    mask = np.array([1, 0, 1, 1, 0, 1, 1, 1], dtype=np.float32)
+    assert several.scores("apples pears", mask).tolist() == (one.scores("apples pears") * mask).tolist()
+
+
+def test_merged_postings_keep_only_the_units_asked_for(tmp_path: Path) -> None:
+    tokenizer = LexicalTokenizer("en")
+    first, second = postings_of(TEXTS[:4], tokenizer), postings_of(TEXTS[4:], tokenizer)
+    builder = PostingsBuilder()
+    builder.extend(first, np.array([0, 2]))
+    builder.extend(second, np.array([1, 3]))
+    merged = builder.finish()
+    kept = [TEXTS[0], TEXTS[2], TEXTS[5], TEXTS[7]]
+    direct = postings_of(kept, tokenizer)
+    query = BM25([merged], tokenizer, k1=0.9, b=0.4), BM25([direct], tokenizer, k1=0.9, b=0.4)
+    for words in ("pears", "comet", "apples moons"):
+        assert query[0].scores(words).tolist() == query[1].scores(words).tolist()
+    assert merged.lengths.tolist() == direct.lengths.tolist()
+
+
+def test_top_units_rank_by_score_then_id_and_skip_zero_scores() -> None:
+    scores = np.array([0.5, 2.0, 0.0, 2.0, 1.0], dtype=np.float32)
+    values, ids = top_units(scores, 3, np.array([10, 40, 20, 30, 50]))
+    assert ids.tolist() == [30, 40, 50] and values.tolist() == [2.0, 2.0, 1.0]
+    assert top_units(np.zeros(3, dtype=np.float32), 2, np.arange(3))[1].tolist() == []
+    assert top_units(scores, 10, np.arange(5))[1].tolist() == [1, 3, 4, 0]
 
 
 def test_words_of_a_script_with_one_language_are_stemmed_for_it_whatever_the_setting() -> None:
@@ -50,21 +81,3 @@ def test_words_of_a_script_with_one_language_are_stemmed_for_it_whatever_the_set
     assert english("остеопорозом") == english("остеопороза") == ["остеопороз"]
     assert english("The files") == ["file"]  # Latin words keep the configured language's stemmer
     assert LexicalTokenizer("en", stem=False)("πίνει files") == ["πίνει", "files"]
-
-
-def test_document_bm25_scores_whole_documents_and_maps_passages_to_them(tmp_path: Path) -> None:
-    # document 0 says "comet" in both its passages, document 1 once; document 2 never
-    texts = ["a comet passed. the comet returned.", "one comet, seen once, among many other words here", "moons"]
-    chunk_documents = {11: 0, 12: 0, 20: 1, 30: 2}
-    index = DocumentLexicalIndex.build(texts, chunk_documents, LexicalTokenizer("en"), k1=0.9, b=0.4)
-    assert index.documents_of(np.array([30, 11, 20, 12])).tolist() == [2, 0, 1, 0]
-    scores = index.scores("comet")
-    assert scores[0] > scores[1] > 0 and scores[2] == 0
-    # a filter keeps only the documents of the allowed passages
-    mask = index.mask(np.array([20, 30]))
-    assert mask.tolist() == [0.0, 1.0, 1.0] and index.mask(None) is None
-    assert index.scores("comet", mask).tolist() == [0.0, pytest.approx(scores[1]), 0.0]
-    index.save(tmp_path / "documents")
-    loaded = DocumentLexicalIndex.load(tmp_path / "documents", LexicalTokenizer("en"))
-    assert loaded.scores("comet").tolist() == scores.tolist()
-    assert loaded.documents_of(np.array([12, 20])).tolist() == [0, 1]

@@ -98,7 +98,8 @@ def test_editing_one_of_200_files_re_embeds_only_its_passages(
         assert "note_0007.txt" not in documents and "note_0042.txt" in documents
         # whole-document BM25 follows the update: the edited note is the best document for its new words
         whole = searcher.index.documents
-        assert len(whole.chunk_ids) == update.chunks and len(whole) == 199
+        assert len(whole) == 199 and len(searcher.index.segments) == 2  # the first build's, and the update's
+        assert searcher.index.segments[0].info.deleted_documents == 2  # the edited note's old version and note 7
         best = int(np.argmax(whole.scores("zebra lighthouse Quillbrook")))
         edited_chunks = [c for c, d in searcher.index.store.chunk_doc_ids().items() if d.endswith("note_0042.txt")]
         assert whole.documents_of(np.array(edited_chunks)).tolist() == [best] * len(edited_chunks)

@@ -199,7 +199,8 @@ def test_markdown_sections_and_tables_are_never_cut_in_half(mixed, standin_setti
 
     with Searcher(open_index(root / "idx", standin_settings), standin_embedder, standin_settings) as searcher:
         doc_id = hit.citation.doc_id
-        rows = searcher.index.store.db.execute(
+        (segment,) = searcher.index.segments
+        rows = segment.store.db.execute(
             "SELECT text, context, section FROM chunks WHERE doc_id = ? AND text LIKE '%station-%' ORDER BY ordinal",
             (doc_id,),
         ).fetchall()
