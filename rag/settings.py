@@ -29,8 +29,9 @@ class Settings(BaseSettings):
     device: str = Field("cpu", description="Torch device for the embedding model.")
     backend: Literal["torch", "onnx", "openvino"] = Field(
         "torch",
-        description="Inference backend of the embedding model (sentence-transformers' backend); onnx and openvino "
-        "export the local model folder at first use and need the matching extra (see README).",
+        description="Inference backend of the embedding model: torch, or OpenVINO (the model converted from its local "
+        "folder at first use and cached; needs the openvino extra). onnx is refused with what to use instead (its "
+        "sentence-transformers route needs an older transformers). See README, Embedding backends.",
     )
     backend_precision: Literal["f32", "bf16"] = Field(
         "f32",
@@ -109,7 +110,7 @@ class Settings(BaseSettings):
         "1 is several times faster for single queries on 2 cores, and keeps concurrent searches from contending.",
     )  # fmt: skip
     hnsw_threshold: int = Field(
-        50_000, ge=1,
+        20_000, ge=1,
         description="A segment with at least this many passages is searched through an HNSW graph instead of exactly "
         "(see README: recall@10 against exact search).",
     )  # fmt: skip

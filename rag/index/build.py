@@ -197,7 +197,7 @@ class NewSegment:
         texts = [c.embed_text for c in chunks]
         self.cache = self.cache or EmbeddingCache(self.target.cache_path)
         vectors, sentence_vectors, embedded = embed_with_cache(embedder, self.cache, texts, sentence_texts)
-        keys = [cache_key(embedder.name, t, s) for t, s in zip(texts, sentence_texts, strict=True)]
+        keys = [cache_key(embedder.vectors_of, t, s) for t, s in zip(texts, sentence_texts, strict=True)]
         sentences = [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
         self.open_writer().add(documents, chunks, vectors, sentences, keys)
         self.embedded += embedded

@@ -83,14 +83,18 @@ CREATE TABLE documents (
     date        TEXT,
     title       TEXT,
     body_start  INTEGER NOT NULL,
-    text        TEXT NOT NULL,
     n_chars     INTEGER NOT NULL,         -- counted in Python: SQLite's length() stops at the first NUL
     format      TEXT NOT NULL,
     pages       TEXT,
     first_chunk INTEGER NOT NULL,
     n_chunks    INTEGER NOT NULL
 );
-CREATE INDEX documents_by_date ON documents(date);
+CREATE INDEX documents_by_date ON documents(date, number);
+CREATE INDEX documents_by_source ON documents(source, number);  -- a source GLOB scans this, not the table
+CREATE TABLE texts (                      -- apart: scans of documents (filters, a sync's check) never read text
+    doc_id TEXT PRIMARY KEY,
+    text   TEXT NOT NULL
+);
 CREATE TABLE chunks (
     chunk_id   INTEGER PRIMARY KEY,
     doc_id     TEXT NOT NULL,
@@ -168,18 +172,19 @@ class SegmentStore:
         with self.db:
             self.db.executemany(
                 "INSERT INTO documents (doc_id, number, source, encoding, sha256, file_size, mtime_ns, date, title, "
-                "body_start, text, n_chars, format, pages, first_chunk, n_chunks) "
-                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                "body_start, n_chars, format, pages, first_chunk, n_chunks) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                 [
                     (
                         d.doc_id, first_number + n, d.source, d.encoding, d.sha256, d.file_size, d.mtime_ns, d.date,
-                        d.title, d.body_start, d.text, len(d.text), d.format,
+                        d.title, d.body_start, len(d.text), d.format,
                         json.dumps([[p.start, p.end, p.number, p.label] for p in d.pages]) if d.pages else None,
                         min(ranges[d.doc_id]), len(ranges[d.doc_id]),
                     )
                     for n, d in enumerate(documents)
                 ],
             )  # fmt: skip
+            self.db.executemany("INSERT INTO texts VALUES (?, ?)", [(d.doc_id, d.text) for d in documents])
             self.db.executemany(
                 "INSERT INTO chunks (chunk_id, doc_id, ordinal, start, end, line_start, line_end, n_tokens, context, "
                 "text, section, page, page_label, page_start, page_line, cache_key) "
@@ -204,51 +209,6 @@ class SegmentStore:
                     for cid, s in zip(chunk_ids, sentences, strict=True)
                 ],
             )
-
-    def copy_documents(
-        self,
-        source: SegmentStore,
-        doc_ids: Sequence[str],
-        first_number: int,
-        first_chunk: int,
-        sources: dict[str, str] | None = None,
-    ) -> int:
-        """Copy documents of another segment with their chunks and sentences, renumbered from ``first_number``
-        and with chunk ids from ``first_chunk`` in their order (a merge, or documents whose folder moved:
-        ``sources`` gives new paths); returns how many chunks were copied."""
-        copied = 0
-        with self.db:
-            for number, doc_id in enumerate(doc_ids, start=first_number):
-                row = source.db.execute(
-                    "SELECT source, encoding, sha256, file_size, mtime_ns, date, title, body_start, text, n_chars, "
-                    "format, pages, first_chunk, n_chunks FROM documents WHERE doc_id = ?",
-                    (doc_id,),
-                ).fetchone()
-                old_first, n_chunks = row[-2], row[-1]
-                shift = first_chunk + copied - old_first
-                new_source = (sources or {}).get(doc_id, row[0])
-                self.db.execute(
-                    "INSERT INTO documents (doc_id, number, source, encoding, sha256, file_size, mtime_ns, date, "
-                    "title, body_start, text, n_chars, format, pages, first_chunk, n_chunks) "
-                    "VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    (doc_id, number, new_source, *row[1:-2], old_first + shift, n_chunks),
-                )
-                self.db.executemany(
-                    "INSERT INTO chunks VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                    [(r[0] + shift, *r[1:]) for r in source.db.execute(
-                        "SELECT * FROM chunks WHERE chunk_id BETWEEN ? AND ? ORDER BY chunk_id",
-                        (old_first, old_first + n_chunks - 1),
-                    )],
-                )  # fmt: skip
-                self.db.executemany(
-                    "INSERT INTO sentences VALUES (?, ?, ?)",
-                    [(r[0] + shift, *r[1:]) for r in source.db.execute(
-                        "SELECT * FROM sentences WHERE chunk_id BETWEEN ? AND ?",
-                        (old_first, old_first + n_chunks - 1),
-                    )],
-                )  # fmt: skip
-                copied += n_chunks
-        return copied
 
     def sentences(self, chunk_ids: Iterable[int]) -> dict[int, SentenceVectors]:
         """Sentence spans and vectors of these chunks (chunks stored without them are absent)."""
@@ -294,9 +254,6 @@ class SegmentStore:
         rows = self.db.execute("SELECT doc_id, number, sha256, file_size, mtime_ns, source FROM documents")
         return [(row[0], row[1], KnownFile(*row[2:])) for row in rows]
 
-    def document_sources(self) -> dict[str, str]:
-        return dict(self.db.execute("SELECT doc_id, source FROM documents"))
-
     def cache_keys(self, first_chunk: int, last_chunk: int) -> list[str]:
         """Embedding-cache keys of the chunks in an id range."""
         rows = self.db.execute(
@@ -314,11 +271,5 @@ class SegmentStore:
         return [tuple(p) for p in json.loads(row[0])] if row and row[0] else []
 
     def document_text(self, doc_id: str) -> str | None:
-        row = self.db.execute("SELECT text FROM documents WHERE doc_id = ?", (doc_id,)).fetchone()
+        row = self.db.execute("SELECT text FROM texts WHERE doc_id = ?", (doc_id,)).fetchone()
         return row[0] if row else None
-
-    def lexical_texts(self, numbers: Sequence[int] | None, with_titles: bool) -> list[str]:
-        """Whole-document BM25 texts of documents by number (title first if wanted)."""
-        rows = self.db.execute("SELECT number, title, text FROM documents ORDER BY number")
-        wanted = None if numbers is None else set(numbers)
-        return [f"{t}\n{x}" if with_titles and t else x for n, t, x in rows if wanted is None or n in wanted]

@@ -171,10 +171,11 @@ def _copy_rows(
             )
             db.execute(
                 "INSERT INTO documents SELECT d.doc_id, k.number, coalesce(k.path, d.source), d.encoding, d.sha256, "
-                "d.file_size, d.mtime_ns, d.date, d.title, d.body_start, d.text, d.n_chars, d.format, d.pages, "
+                "d.file_size, d.mtime_ns, d.date, d.title, d.body_start, d.n_chars, d.format, d.pages, "
                 "d.first_chunk + k.shift, d.n_chunks FROM source.documents d JOIN copied k USING (doc_id) "
                 "ORDER BY k.number"
             )
+            db.execute("INSERT INTO texts SELECT t.doc_id, t.text FROM source.texts t JOIN copied k USING (doc_id)")
             db.execute(
                 "INSERT INTO chunks SELECT c.chunk_id + k.shift, c.doc_id, c.ordinal, c.start, c.end, c.line_start, "
                 "c.line_end, c.n_tokens, c.context, c.text, c.section, c.page, c.page_label, c.page_start, "

@@ -29,6 +29,7 @@ class Recorder:
     def __init__(self, embedder, fail_on_call: int | None = None) -> None:
         self.inner = embedder
         self.name = embedder.name
+        self.vectors_of = embedder.vectors_of
         self.dimension = embedder.dimension
         self.calls: list[list[str]] = []
         self.fail_on_call = fail_on_call
@@ -109,8 +110,11 @@ def test_the_cache_is_reused_across_opens_and_keyed_by_model(tmp_path: Path, sta
     assert embedded == 0 and recorder.calls == []
     np.testing.assert_array_equal(passages, stored)
     renamed = Recorder(standin_embedder)
-    renamed.name = "another-model"
+    renamed.vectors_of = "another-model"
     assert embed_with_cache(renamed, reopened, TEXTS, SPANS)[2] == 3  # another model's vectors are never reused
+    other_backend = Recorder(standin_embedder)
+    other_backend.vectors_of = f"{standin_embedder.name} [openvino bf16]"  # nor another backend's
+    assert embed_with_cache(other_backend, reopened, TEXTS, SPANS)[2] == 3
     reopened.close()
 
 
