@@ -248,7 +248,7 @@ class BM25:
     def scores(self, query: str, mask: np.ndarray | None = None) -> np.ndarray:
         """Every unit's score for ``query`` (float32, in unit order); ``mask``: units that may score (others 0). A
         term repeated in the query counts as often as it is repeated."""
-        scores = np.zeros(self.size, dtype=np.float64)
+        scores = np.zeros(self.size, dtype=np.float32)  # bm25s sums in float32 too
         for term, repeats in Counter(self.tokenizer(query)).items():
             frequency = sum(p.document_frequency(term) for p in self.segments)
             if frequency == 0:
@@ -259,11 +259,11 @@ class BM25:
                 if len(units) == 0:
                     continue
                 norm = self.k1 * (1.0 - self.b + self.b * np.asarray(postings.lengths)[units] / self.average_length)
-                counts = counts.astype(np.float64)
-                scores[offset + units] += repeats * idf * counts / (counts + norm)
+                counts = counts.astype(np.float32)
+                scores[offset + units] += (repeats * idf) * counts / (counts + norm.astype(np.float32))
         if mask is not None:
             scores *= mask
-        return scores.astype(np.float32)
+        return scores
 
 
 def top_units(scores: np.ndarray, k: int, ids: np.ndarray) -> tuple[np.ndarray, np.ndarray]:

@@ -70,7 +70,8 @@ class DocumentInfo:
 
 _DOCUMENT_INFO = "SELECT doc_id, source, encoding, sha256, date, title, n_chars, n_chunks, first_chunk FROM documents"
 
-SCHEMA_VERSION = 1
+SCHEMA_VERSION = 2
+"""1: the first segment store; 2: texts in their own table, covering indexes on (source, number) and (date, number)."""
 SCHEMA = """
 CREATE TABLE documents (
     doc_id      TEXT PRIMARY KEY,
