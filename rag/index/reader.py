@@ -21,7 +21,7 @@ from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.index.lexical import BM25, top_units
 from rag.index.manifest import Manifest, file_sha256, read_manifest
 from rag.index.segment import FileInfo, Segment
-from rag.index.store import DocumentInfo, StoredChunk, select_in
+from rag.index.store import DocumentInfo, StoredChunk
 from rag.index.vectors import HnswParameters
 from rag.settings import Settings
 from rag.types import KnownFile, SentenceVectors
@@ -282,9 +282,6 @@ class IndexStore:
             known.update((doc_id, info) for doc_id, number, info in segment.store.known_files() if live[number])
         return known
 
-    def document_sources(self) -> dict[str, str]:
-        return {d.doc_id: d.source for d in self.documents()}
-
     def select(self, source_globs: list[str] | None, date_from: str | None, date_to: str | None) -> Selection:
         """The passages of documents whose path matches one of ``source_globs`` (SQLite GLOB patterns; None: any)
         and whose date lies in the range (a document without a date never matches a date bound), resolved in SQL
@@ -379,5 +376,3 @@ def _check_file(path: Path, info: FileInfo, *, verify: bool) -> None:
     if verify and file_sha256(path) != info.sha256:
         raise IndexCorruptError(f"index file {path} does not match its checksum; rebuild the index with rag index")
 
-
-__all__ = ["Index", "Selection", "open_index", "select_in", "verify_index"]
