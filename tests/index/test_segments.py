@@ -67,7 +67,8 @@ def test_deletes_across_segments_and_merges_keep_what_a_full_build_finds(
                 got = [(h.citation.source, h.citation.start, h.score) for h in updated.search(query, 10, mode=mode)]
                 want = [(h.citation.source, h.citation.start, h.score) for h in fresh.search(query, 10, mode=mode)]
                 if mode == "dense":  # vectors do not depend on the rest of the corpus
-                    assert got == pytest.approx(want), query
+                    assert [g[:2] for g in got] == [w[:2] for w in want], query
+                    assert [g[2] for g in got] == pytest.approx([w[2] for w in want], abs=1e-5), query
                 elif query.startswith("code"):  # words of one note; elsewhere ties are ordered by chunk id
                     # deleted passages count in BM25's statistics until a merge drops them, as in Lucene
                     assert [g[:2] for g in got[:1]] == [w[:2] for w in want[:1]], (query, mode)
