@@ -155,7 +155,7 @@ def step_synthesize(model: str, corpus: str, index_dir: str) -> None:
     """(child) The index a full build of ``corpus`` makes, written straight through the segment writer: each file
     cut into passages of 70 words at exact offsets, each passage's vector the normalised mean of the stand-in's
     token embeddings of its words (one token each), BM25 without stemming. It skips the chunker and the model's
-    tokenizer, which cost about 4 ms a passage in one Python thread (72 minutes at a million), and measures the
+    tokenizer, which cost 3-5 ms a passage in one Python thread (over an hour at a million), and measures the
     writer: postings, store, vectors, the HNSW graph and peak memory. Updates then run through ``rag index``."""
     from safetensors.numpy import load_file
 
@@ -164,9 +164,7 @@ def step_synthesize(model: str, corpus: str, index_dir: str) -> None:
     from rag.index.manifest import ModelInfo
     from rag.index.plan import BuildPlan
     from rag.index.writer import SegmentWriter
-    from rag.ingest.reading import display_path, file_doc_id
     from rag.settings import DEFAULT_MODEL, Settings
-    from rag.types import Chunk, Document, SentenceVectors
 
     settings = Settings(model=model, bm25_stem=False, bm25_stopwords=False, _env_file=None)
     tensors = load_file(str(Path(model + "-transformer") / "model.safetensors"))
@@ -186,7 +184,7 @@ def step_synthesize(model: str, corpus: str, index_dir: str) -> None:
     for number, path in enumerate(files, start=1):
         batch.append(path)
         if len(batch) == 2000 or number == len(files):
-            _write_files(writer, batch, root, table, vocab, file_doc_id, display_path, Chunk, Document, SentenceVectors)
+            _write_files(writer, batch, root, table, vocab)
             plan.fresh += len(batch)
             batch = []
     written = writer.finish()
@@ -197,9 +195,12 @@ def step_synthesize(model: str, corpus: str, index_dir: str) -> None:
                       "embedded": 0, "segments": len(report.manifest.segments)}))  # fmt: skip
 
 
-def _write_files(writer, paths, root, table, vocab, file_doc_id, display_path, Chunk, Document, SentenceVectors):
+def _write_files(writer, paths: list[Path], root: Path, table: np.ndarray, vocab: dict[str, int]) -> None:
     """One batch of files into the writer (see ``step_synthesize``)."""
     import hashlib
+
+    from rag.ingest.reading import display_path, file_doc_id
+    from rag.types import Chunk, Document, SentenceVectors
 
     documents, chunks, token_ids = [], [], []
     for path in paths:
