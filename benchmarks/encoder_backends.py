@@ -88,14 +88,7 @@ def _settings(base: Settings, backend: str, precision: str) -> Settings:
 def _passages(corpus: Path, docs: int, settings: Settings, embedder: Embedder) -> tuple[list[str], list]:
     """The embedded texts and sentence spans of the first ``docs`` documents' passages, as a build makes them."""
     documents = load_corpus([corpus]).documents[:docs]
-    chunker = Chunker(
-        embedder.tokenizer,
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        max_tokens=embedder.max_content_tokens,
-        language=settings.language,
-        embed_titles=settings.embed_titles,
-    )
+    chunker = Chunker.from_settings(settings, embedder.tokenizer, embedder.max_content_tokens)
     chunks = [c for doc_chunks in chunker.chunk_batch(documents) for c in doc_chunks]
     spans = [[c.embed_span(a, b) for a, b in sentence_spans_of(c, settings.language)] for c in chunks]
     return [c.embed_text for c in chunks], spans

@@ -196,8 +196,8 @@ class NewSegment:
         sentence_texts = [[c.embed_span(a, b) for a, b in s] for c, s in zip(chunks, spans, strict=True)]
         texts = [c.embed_text for c in chunks]
         self.cache = self.cache or EmbeddingCache(self.target.cache_path)
-        vectors, sentence_vectors, embedded = embed_with_cache(embedder, self.cache, texts, sentence_texts)
         keys = [cache_key(embedder.vectors_of, t, s) for t, s in zip(texts, sentence_texts, strict=True)]
+        vectors, sentence_vectors, embedded = embed_with_cache(embedder, self.cache, texts, sentence_texts, keys=keys)
         sentences = [SentenceVectors(s, v) for s, v in zip(spans, sentence_vectors, strict=True)]
         self.open_writer().add(documents, chunks, vectors, sentences, keys)
         self.embedded += embedded
@@ -438,14 +438,7 @@ def _chunk(
     documents: list[Document], settings: Settings, embedder: Embedder, plan: BuildPlan
 ) -> tuple[list[Document], list[Chunk]]:
     """Chunks of the documents to (re-)index; a document with no text after its header is skipped."""
-    chunker = Chunker(
-        embedder.tokenizer,
-        chunk_tokens=settings.chunk_tokens,
-        overlap_tokens=settings.chunk_overlap_tokens,
-        max_tokens=embedder.max_content_tokens,
-        language=settings.language,
-        embed_titles=settings.embed_titles,
-    )
+    chunker = Chunker.from_settings(settings, embedder.tokenizer, embedder.max_content_tokens)
     kept: list[Document] = []
     chunks: list[Chunk] = []
     for document in documents:

@@ -113,10 +113,12 @@ def embed_with_cache(
     *,
     progress: bool = False,
     slice_size: int = 256,
+    keys: Sequence[str] | None = None,
 ) -> tuple[np.ndarray, list[np.ndarray], int]:
     """Vectors and sentence vectors of ``texts``, embedding only what the cache lacks; returns how many texts were
     embedded. New vectors are committed slice by slice, so an interrupted build keeps what it computed."""
-    keys = [cache_key(embedder.vectors_of, t, s) for t, s in zip(texts, spans, strict=True)]
+    if keys is None:  # a build passes the keys it computed, to store them with the passages
+        keys = [cache_key(embedder.vectors_of, t, s) for t, s in zip(texts, spans, strict=True)]
     known = cache.get(keys)
     first_of: dict[str, int] = {}  # each missing key and the first text that has it: duplicates embed once
     for i, key in enumerate(keys):

@@ -375,4 +375,3 @@ def _check_file(path: Path, info: FileInfo, *, verify: bool) -> None:
         )
     if verify and file_sha256(path) != info.sha256:
         raise IndexCorruptError(f"index file {path} does not match its checksum; rebuild the index with rag index")
-

@@ -15,6 +15,7 @@ from typing import Any, Protocol
 
 from sentencex import get_sentence_boundaries
 
+from rag.settings import Settings
 from rag.textforms import line_breaks, line_number, searchable
 from rag.types import Chunk, Document, Page, Table
 
@@ -116,6 +117,18 @@ class Chunker:
         self.max_tokens = max_tokens
         self.language = language
         self.embed_titles = embed_titles
+
+    @classmethod
+    def from_settings(cls, settings: Settings, tokenizer: Tokenizer, max_tokens: int) -> Chunker:
+        """The chunker a build uses: ``settings``' sizes, language and titles, the model's tokenizer and limit."""
+        return cls(
+            tokenizer,
+            chunk_tokens=settings.chunk_tokens,
+            overlap_tokens=settings.chunk_overlap_tokens,
+            max_tokens=max_tokens,
+            language=settings.language,
+            embed_titles=settings.embed_titles,
+        )
 
     def chunk(self, document: Document) -> list[Chunk]:
         """Chunks of one document."""
