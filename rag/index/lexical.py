@@ -24,6 +24,7 @@ import numpy as np
 import Stemmer
 from bm25s import stopwords as bm25s_stopwords
 
+from rag.index.arrays import joined
 from rag.textforms import searchable
 
 logger = logging.getLogger(__name__)
@@ -210,21 +211,17 @@ class PostingsBuilder:
     def finish(self) -> Postings:
         """Invert what was added: postings ordered by term, then by unit (arrays joined and freed one at a time, so
         the peak is the postings about twice, not four times)."""
-        terms = _joined(self._terms, np.int32)
+        terms = joined(self._terms, np.int32)
         self._terms = []
         order = np.argsort(terms, kind="stable")  # units stay in ascending order within a term
         starts = np.zeros(len(self.vocabulary) + 1, dtype=np.int64)
         np.cumsum(np.bincount(terms, minlength=len(self.vocabulary)), out=starts[1:])
         del terms
-        units = _joined(self._units, np.int32)[order]
+        units = joined(self._units, np.int32)[order]
         self._units = []
-        counts = _joined(self._counts, np.uint16)[order]
+        counts = joined(self._counts, np.uint16)[order]
         self._counts = []
-        return Postings(self.vocabulary, starts, units, counts, _joined(self.lengths, np.float32))
-
-
-def _joined(parts: list[np.ndarray], dtype: type) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
+        return Postings(self.vocabulary, starts, units, counts, joined(self.lengths, np.float32))
 
 
 class BM25:

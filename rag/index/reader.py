@@ -9,7 +9,7 @@ boolean mask over them. Checksums are not read on open (at a million passages th
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
@@ -18,10 +18,11 @@ import faiss
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexMismatchError
+from rag.index.arrays import joined
 from rag.index.lexical import BM25, top_units
 from rag.index.manifest import Manifest, file_sha256, read_manifest
 from rag.index.segment import FileInfo, Segment
-from rag.index.store import DocumentInfo, StoredChunk
+from rag.index.store import DocumentInfo, SegmentStore, StoredChunk
 from rag.index.vectors import HnswParameters
 from rag.settings import Settings
 from rag.types import KnownFile, SentenceVectors
@@ -49,15 +50,15 @@ class Index:
         self.segments = segments
         self.offsets = np.cumsum([0, *(len(s) for s in segments)])
         self.document_offsets = np.cumsum([0, *(len(s.documents) for s in segments)])
-        self.ids = _joined([np.asarray(s.ids) for s in segments], np.int64)
+        self.ids = joined([np.asarray(s.ids) for s in segments], np.int64)
         lives = [s.live() for s in segments]
-        self.live = _joined(lives, bool)
+        self.live = joined(lives, bool)
         self.live_count = int(np.count_nonzero(self.live))
         numbered = zip(segments, self.document_offsets, strict=False)  # offsets have one more entry, the total
-        self.chunk_documents = _joined(
+        self.chunk_documents = joined(
             [np.asarray(s.chunk_documents, dtype=np.int64) + o for s, o in numbered], np.int64
         )
-        self.document_live = _joined([s.live_documents(live) for s, live in zip(segments, lives, strict=True)], bool)
+        self.document_live = joined([s.live_documents(live) for s, live in zip(segments, lives, strict=True)], bool)
         tokenizer = manifest.lexical.tokenizer()
         k1, b = manifest.lexical.k1, manifest.lexical.b
         self.vectors = DenseSearch(self)
@@ -214,15 +215,16 @@ class IndexStore:
 
     def chunks(self, chunk_ids: Iterable[int]) -> dict[int, StoredChunk]:
         """The chunks with these ids (missing ids are absent from the result)."""
-        found: dict[int, StoredChunk] = {}
-        for n, ids in self.index.segment_of(chunk_ids).items():
-            found.update(self.index.segments[n].store.chunks(ids))
-        return found
+        return self._by_segment(chunk_ids, SegmentStore.chunks)
 
     def sentences(self, chunk_ids: Iterable[int]) -> dict[int, SentenceVectors]:
-        found: dict[int, SentenceVectors] = {}
+        return self._by_segment(chunk_ids, SegmentStore.sentences)
+
+    def _by_segment(self, chunk_ids: Iterable[int], read: Callable[[SegmentStore, list[int]], dict]) -> dict:
+        """``read`` from each segment's store for the ids in its range, merged."""
+        found: dict = {}
         for n, ids in self.index.segment_of(chunk_ids).items():
-            found.update(self.index.segments[n].store.sentences(ids))
+            found.update(read(self.index.segments[n].store, ids))
         return found
 
     def _is_live(self, first_chunk: int) -> bool:
@@ -305,10 +307,6 @@ class IndexStore:
             if numbers:
                 documents[np.fromstring(numbers, dtype=np.int64, sep=",") + offset] = True
         return Selection(documents[self.index.chunk_documents] & self.index.live)
-
-
-def _joined(parts: list[np.ndarray], dtype) -> np.ndarray:
-    return np.concatenate(parts).astype(dtype, copy=False) if parts else np.zeros(0, dtype=dtype)
 
 
 def open_index(index_dir: Path, settings: Settings, *, previous: Index | None = None, verify: bool = False) -> Index:

@@ -94,7 +94,6 @@ class Segment:
     @classmethod
     def open(cls, index_dir: Path, info: SegmentInfo, hnsw: HnswParameters | None = None) -> Segment:
         folder = index_dir / info.name
-        deleted = np.load(index_dir / info.deletions.name) if info.deletions else np.zeros(0, dtype=np.int64)
         return cls(
             info=info,
             folder=folder,
@@ -104,15 +103,14 @@ class Segment:
             passages=Postings.load(folder, PASSAGES),
             documents=Postings.load(folder, DOCUMENTS),
             store=SegmentStore(folder / "store.sqlite"),
-            deleted=deleted,
+            deleted=_deletions(index_dir, info),
         )
 
     def with_deletions(self, info: SegmentInfo, index_dir: Path) -> Segment:
         """The same files under newer deletions (a reload where only deletions changed): shares nothing mutable,
         reuses the loaded arrays and graph, opens its own store connection."""
-        deleted = np.load(index_dir / info.deletions.name) if info.deletions else np.zeros(0, dtype=np.int64)
         return Segment(info, self.folder, self.ids, self.chunk_documents, self.vectors, self.passages, self.documents,
-                       SegmentStore(self.folder / "store.sqlite"), deleted)  # fmt: skip
+                       SegmentStore(self.folder / "store.sqlite"), _deletions(index_dir, info))  # fmt: skip
 
     def __len__(self) -> int:
         return len(self.ids)
@@ -141,3 +139,8 @@ class Segment:
             last = self._users == 0
         if last:
             self.store.close()
+
+
+def _deletions(index_dir: Path, info: SegmentInfo) -> np.ndarray:
+    """The chunk ids the commit point records as deleted from a segment."""
+    return np.load(index_dir / info.deletions.name) if info.deletions else np.zeros(0, dtype=np.int64)

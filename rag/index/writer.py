@@ -12,6 +12,7 @@ from pathlib import Path
 
 import numpy as np
 
+from rag.index.arrays import joined
 from rag.index.lexical import LexicalTokenizer, PostingsBuilder
 from rag.index.manifest import file_info, fsync_path
 from rag.index.segment import DOCUMENTS, PASSAGES, Segment, SegmentInfo
@@ -116,9 +117,9 @@ class SegmentWriter:
         written = [folder / "store.sqlite"]
         written += self._passages.finish().save(folder, PASSAGES)
         written += self._documents.finish().save(folder, DOCUMENTS)
-        ids = np.concatenate(self._ids) if self._ids else np.zeros(0, dtype=np.int64)
+        ids = joined(self._ids, np.int64)
         np.save(folder / "chunk_ids.npy", ids)
-        chunk_documents = np.concatenate(self._chunk_documents) if self._chunk_documents else np.zeros(0, np.int32)
+        chunk_documents = joined(self._chunk_documents, np.int32)
         np.save(folder / "chunk_documents.npy", chunk_documents)
         written += [folder / "chunk_ids.npy", folder / "chunk_documents.npy"]
         if len(ids) >= self.layout.hnsw_threshold:
