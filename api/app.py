@@ -44,9 +44,9 @@ def create_app(
         builds = ServedBuilds(searcher or Searcher.open(settings, index_dir), owned=searcher is None)
         app.state.builds = builds
         logger.info("serving index %s", builds.current.index.manifest.build_id)
-        reloader = IndexReloader(builds, settings.reload_interval) if settings.reload_interval > 0 else None
+        reloader = IndexReloader(builds, settings.reload_interval)  # uploads call it even when it does not poll
         app.state.reloader = reloader
-        if reloader:
+        if settings.reload_interval > 0:
             reloader.start()
         # The model's millions of objects live as long as the process: freezing them keeps every full garbage
         # collection (which any allocation-heavy request sets off, stalling all threads) from walking them again;
@@ -57,8 +57,7 @@ def create_app(
             async with mcp_server.session_manager.run():
                 yield
         finally:
-            if reloader:
-                reloader.stop()
+            reloader.stop()
             builds.close()
 
     app = FastAPI(
@@ -73,7 +72,9 @@ def create_app(
     # MCP over streamable HTTP, answering from the served build (leased per call, as routes are)
     mcp_server = build_mcp_server(lambda: app.state.builds.lease())
     app.mount("/mcp", mcp_server.streamable_http_app(streamable_http_path="/", host="0.0.0.0"))
-    app.add_middleware(BodyLimitMiddleware, limit=settings.max_request_bytes)
+    app.add_middleware(
+        BodyLimitMiddleware, limit=settings.max_request_bytes, upload_limit=settings.upload_max_request_bytes
+    )
     app.state.link_signer = None
     if settings.api_key is not None:  # added last, so it runs first: no key, no work
         secret = settings.link_secret.get_secret_value().encode() if settings.link_secret else None

@@ -19,30 +19,43 @@ from api.errors import error_response
 class BodyTooLargeError(HTTPException):
     """Raised from ``receive`` when a streamed body passes the limit; the error handlers answer 413 with it."""
 
-    def __init__(self, limit: int) -> None:
+    def __init__(self, limit: int, setting: str = "RAG_MAX_REQUEST_BYTES") -> None:
         super().__init__(
             status_code=413,
-            detail=f"the request body is larger than the limit of {limit} bytes (RAG_MAX_REQUEST_BYTES); "
-            "send a smaller request",
+            detail=f"the request body is larger than the limit of {limit} bytes ({setting}); send a smaller request",
             # the unread rest of the body makes the connection unusable for another request: close it
             headers={"Connection": "close"},
         )
+        self.limit = limit
+
+
+UPLOAD_ROUTE = ("POST", "/documents")
 
 
 class BodyLimitMiddleware:
-    """Refuses (413) any HTTP request whose body is larger than ``limit`` bytes."""
+    """Refuses (413) any HTTP request whose body is larger than ``limit`` bytes; uploads (``POST /documents``)
+    are held to ``upload_limit`` instead."""
 
-    def __init__(self, app: ASGIApp, limit: int) -> None:
+    def __init__(self, app: ASGIApp, limit: int, upload_limit: int | None = None) -> None:
         self.app = app
         self.limit = limit
+        self.upload_limit = upload_limit or limit
+
+    def _limit_of(self, scope: Scope) -> BodyTooLargeError:
+        """The error a body too large for this route gets (it carries the limit)."""
+        if (scope["method"], scope["path"].rstrip("/")) == UPLOAD_ROUTE:
+            return BodyTooLargeError(self.upload_limit, "RAG_UPLOAD_MAX_REQUEST_BYTES")
+        return BodyTooLargeError(self.limit)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        too_large = self._limit_of(scope)
+        limit = too_large.limit
         declared = Headers(scope=scope).get("content-length")
-        if declared is not None and declared.isdigit() and int(declared) > self.limit:
-            await self._refuse(scope, receive, send)
+        if declared is not None and declared.isdigit() and int(declared) > limit:
+            await self._refuse(too_large, scope, receive, send)
             return
         received = 0
         started = False
@@ -52,8 +65,8 @@ class BodyLimitMiddleware:
             message = await receive()
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
-                if received > self.limit:
-                    raise BodyTooLargeError(self.limit)
+                if received > limit:
+                    raise too_large
             return message
 
         async def watching_send(message: Message) -> None:
@@ -66,9 +79,9 @@ class BodyLimitMiddleware:
         except BodyTooLargeError:  # read outside the routes' error handlers: answer here if nothing was sent yet
             if started:
                 raise
-            await self._refuse(scope, receive, send)
+            await self._refuse(too_large, scope, receive, send)
 
-    async def _refuse(self, scope: Scope, receive: Receive, send: Send) -> None:
-        error = BodyTooLargeError(self.limit)
+    @staticmethod
+    async def _refuse(error: BodyTooLargeError, scope: Scope, receive: Receive, send: Send) -> None:
         response = error_response(error.status_code, error.detail, headers=error.headers, path=scope["path"])
         await response(scope, receive, send)

@@ -22,7 +22,9 @@ from starlette.routing import Match
 from api.schemas import ErrorItem, ErrorOut, OpenAIErrorOut
 from rag.errors import (
     DocumentNotFoundError,
+    FileTooLargeError,
     IndexCorruptError,
+    IndexLockedError,
     IndexMismatchError,
     IndexNotFoundError,
     IndexWriteError,
@@ -30,7 +32,9 @@ from rag.errors import (
     InvalidQueryError,
     ModelLoadError,
     NoDocumentsError,
+    NotUploadedError,
     RagError,
+    UnsupportedFileTypeError,
 )
 from rag.ingest.reading import shorten
 
@@ -41,6 +45,10 @@ STATUS_BY_ERROR: dict[type[RagError], int] = {
     InvalidQueryError: 422,
     InvalidInputError: 422,
     NoDocumentsError: 422,
+    IndexLockedError: 409,
+    NotUploadedError: 409,
+    FileTooLargeError: 413,
+    UnsupportedFileTypeError: 415,
     IndexNotFoundError: 503,
     IndexMismatchError: 503,
     IndexCorruptError: 503,
@@ -59,7 +67,11 @@ DESCRIPTIONS = {
     400: "The request body could not be read, or asks for what this model cannot do (OpenAI routes).",
     401: "Missing or wrong API key.",
     404: "No such document or page, or no such model (OpenAI routes).",
-    413: "The request body is larger than RAG_MAX_REQUEST_BYTES.",
+    409: "The index is being written by another writer (waited RAG_UPLOAD_LOCK_WAIT seconds), or the document was "
+    "indexed from a folder, not uploaded.",
+    413: "The request body is larger than RAG_MAX_REQUEST_BYTES (uploads: RAG_UPLOAD_MAX_REQUEST_BYTES), or an "
+    "uploaded file than RAG_MAX_FILE_BYTES.",
+    415: "An uploaded file's type is not one RAG_UPLOAD_TYPES accepts.",
     422: "The request is invalid: the reason is in `detail`, the first problems in `errors`.",
     503: "The index cannot be used.",
 }

@@ -84,6 +84,7 @@ class IndexReloader:
         self.interval = interval
         self.last_error: str | None = None
         self._stop = threading.Event()
+        self._checking = threading.Lock()  # the poller and an upload may both check: one opens the new build
         self._thread = threading.Thread(target=self._run, name="index-reloader", daemon=True)
 
     def start(self) -> None:
@@ -91,7 +92,8 @@ class IndexReloader:
 
     def stop(self) -> None:
         self._stop.set()
-        self._thread.join(timeout=10)
+        if self._thread.is_alive():
+            self._thread.join(timeout=10)
 
     def _run(self) -> None:
         while not self._stop.wait(self.interval):
@@ -103,6 +105,10 @@ class IndexReloader:
     def check(self) -> bool:
         """Load a new build if the manifest names one; True if the searcher was swapped. A manifest that names
         the build being served again (after a bad one was replaced by a good one) clears ``last_error``."""
+        with self._checking:
+            return self._check()
+
+    def _check(self) -> bool:
         current = self.builds.current
         directory = current.index.directory
         try:

@@ -119,6 +119,24 @@ class DocumentListOut(BaseModel):
     documents: list[DocumentOut]
 
 
+class FileOutcomeOut(BaseModel):
+    file: str = Field(description="The file's name in the managed folder.")
+    doc_id: str
+    status: Literal["added", "updated", "unchanged", "skipped", "removed"]
+    reason: str | None = Field(None, description="Why the indexer skipped the file (nothing of it was kept).")
+    document: DocumentOut | None = Field(None, description="The document as indexed now (none if skipped or removed).")
+
+
+class DocumentsChangeOut(BaseModel):
+    """What an upload or delete did; the index build it made is the one being served when this answer is sent."""
+
+    files: list[FileOutcomeOut]
+    index_build_id: str
+    documents: int = Field(description="Documents in the index now.")
+    chunks: int = Field(description="Passages in the index now.")
+    seconds: float
+
+
 class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
 

@@ -34,13 +34,13 @@ from pathlib import Path
 from rag.embedding import Embedder
 from rag.index.build import build_index
 from rag.index.reader import open_index
-from rag.ingest.loading import INDEXED_SUFFIXES, load_corpus
+from rag.ingest.loading import load_corpus
 from rag.ingest.reading import LoadLimits
 from rag.jsonl import read_jsonl
 from rag.runtime import configure_process
 from rag.search.searcher import Searcher
 from rag.settings import Settings
-from rag.types import Hit
+from rag.types import INDEXED_SUFFIXES, Hit
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_FOLDER = ROOT.parent / "shared" / "realdocs-dev"

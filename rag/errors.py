@@ -39,6 +39,18 @@ class IndexWriteError(RagError):
     """The index folder cannot be written (disk full, read-only, no permission); the previous build is intact."""
 
 
+class FileTooLargeError(RagError):
+    """An uploaded file is larger than the limit for one file."""
+
+
+class UnsupportedFileTypeError(RagError):
+    """An uploaded file has an ending the indexer does not read, or the settings do not accept."""
+
+
+class NotUploadedError(RagError):
+    """A document indexed from a folder, not uploaded, cannot be deleted through the service."""
+
+
 class NoDocumentsError(RagError):
     """Nothing indexable was found in the given paths."""
 

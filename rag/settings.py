@@ -11,7 +11,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from rag.types import MAX_TOP_K, Mode
+from rag.types import INDEXED_SUFFIXES, MAX_TOP_K, Mode
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
 
@@ -172,6 +172,21 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         1024 * 1024, ge=1024, description="HTTP request bodies larger than this are refused (413) before parsing."
     )
+    upload_max_files: int = Field(20, ge=1, description="Files one POST /documents may carry.")
+    upload_max_request_bytes: int = Field(
+        100 * 1024 * 1024,
+        ge=1024,
+        description="Largest POST /documents body (all its files); each file is also held to max_file_bytes.",
+    )
+    upload_types: list[str] = Field(
+        default_factory=lambda: sorted(INDEXED_SUFFIXES),
+        description="File endings POST /documents accepts (each must be one the indexer reads).",
+    )
+    upload_lock_wait: float = Field(
+        30.0,
+        ge=0.0,
+        description="Seconds an upload or delete waits for a running rag index (the writer lock) before answering 409.",
+    )
     host: str = Field("127.0.0.1", description="Address rag serve listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")
 
@@ -179,6 +194,17 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("upload_types")
+    @classmethod
+    def _indexed_types(cls, value: list[str]) -> list[str]:
+        endings = [e.lower() if e.startswith(".") else f".{e.lower()}" for e in value]
+        unknown = sorted(set(endings) - INDEXED_SUFFIXES)
+        if unknown:
+            raise ValueError(
+                f"upload_types {unknown} are not read by the indexer, which reads {sorted(INDEXED_SUFFIXES)}"
+            )
+        return endings
 
     @model_validator(mode="after")
     def _overlap_below_size(self) -> Settings:

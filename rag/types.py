@@ -25,6 +25,14 @@ MAX_QUERY_CHARS = 2000
 MAX_TOP_K = 100
 """The most passages one search returns."""
 
+TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".xml"})
+"""Read as decoded text and cited in it; ``.xml`` (RSS feeds, DocBook) as text with its markup, in the encoding its
+declaration names."""
+MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
+EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
+INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
+"""File endings read from folders. A ``.jsonl`` file named on its own is read as a BEIR corpus."""
+
 
 @dataclass(frozen=True)
 class Page:

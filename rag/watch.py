@@ -13,8 +13,8 @@ import watchfiles
 from rag.embedding import Embedder
 from rag.errors import RagError
 from rag.index.build import BuildReport, build_index
-from rag.ingest.loading import INDEXED_SUFFIXES
 from rag.settings import Settings
+from rag.types import INDEXED_SUFFIXES
 
 logger = logging.getLogger(__name__)
 

@@ -1,4 +1,5 @@
-"""GET /documents and GET /documents/{doc_id}: what is indexed, and a cited span in its context.
+"""GET /documents and GET /documents/{doc_id}: what is indexed, and a cited span in its context; POST /documents
+and DELETE /documents/{doc_id}: documents added and removed over HTTP (``rag.index.uploads``).
 
 Text comes from the metadata store, never from disk, so only indexed documents are served and a span is
 always the one that was cited. A browser (Accept: text/html) gets a page with the span highlighted.
@@ -10,14 +11,16 @@ import html
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import APIRouter, HTTPException, Query, Request
+from fastapi import APIRouter, File, HTTPException, Query, Request, UploadFile
 from fastapi.responses import HTMLResponse
 
-from api.dependencies import SearcherDep
+from api.dependencies import SearcherDep, SettingsDep
 from api.errors import documented, excerpt
-from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut
+from api.reload import ServedBuilds
+from api.schemas import DocumentDetailOut, DocumentListOut, DocumentOut, DocumentsChangeOut, FileOutcomeOut
 from rag.errors import DocumentNotFoundError
 from rag.index.store import DocumentInfo
+from rag.index.uploads import ManagedChange, UploadedFile, add_documents, check_upload, remove_document
 from rag.search.citation import display_source, span_in
 
 router = APIRouter(tags=["documents"])
@@ -69,6 +72,53 @@ def get_document(
     if _wants_html(request):
         return HTMLResponse(_render_document(detail, text))
     return detail
+
+
+@router.post("/documents", response_model=DocumentsChangeOut, responses=documented(409, 413, 415, 422, 503))
+def upload_documents(
+    request: Request,
+    settings: SettingsDep,
+    files: Annotated[list[UploadFile], File(description="One or more files (multipart field `files`).")],
+) -> DocumentsChangeOut:
+    """Add files to the index's managed folder (a file of the same name is replaced) and index them. The service
+    answers from the previous build until the new one is committed, and from the new one when this returns. A
+    file the indexer cannot read is reported as skipped, with the reason, and not kept. Waits for a running
+    ``rag index`` up to ``RAG_UPLOAD_LOCK_WAIT`` seconds, then answers 409."""
+    check_upload([(f.filename or "", f.size if f.size is not None else 0) for f in files], settings)
+    uploaded = [UploadedFile(f.filename or "", f.file.read()) for f in files]
+    builds: ServedBuilds = request.app.state.builds
+    current = builds.current
+    change = add_documents(current.index.directory, uploaded, settings, embedder=current.embedder)
+    return _changed(request, change)
+
+
+@router.delete("/documents/{doc_id}", response_model=DocumentsChangeOut, responses=documented(404, 409, 422, 503))
+def delete_document(doc_id: str, request: Request, settings: SettingsDep) -> DocumentsChangeOut:
+    """Remove an uploaded document: its passages leave the index and its file the managed folder. A document
+    indexed from a folder is refused with 409 (the next ``rag index`` of that folder would bring it back)."""
+    current = request.app.state.builds.current
+    change = remove_document(current.index.directory, doc_id, settings, embedder=current.embedder)
+    return _changed(request, change)
+
+
+def _changed(request: Request, change: ManagedChange) -> DocumentsChangeOut:
+    """Serve the build the change made (at once, not at the next poll), and describe it from that build."""
+    request.app.state.reloader.check()
+    with request.app.state.builds.lease() as searcher:
+        files = []
+        for outcome in change.outcomes:
+            info = searcher.document(outcome.doc_id) if outcome.status not in ("skipped", "removed") else None
+            document = document_out(info, searcher.display_root) if info is not None else None
+            files.append(FileOutcomeOut(file=outcome.name, doc_id=outcome.doc_id, status=outcome.status,
+                                        reason=outcome.reason, document=document))  # fmt: skip
+        counts = searcher.index.manifest.counts
+        return DocumentsChangeOut(
+            files=files,
+            index_build_id=searcher.index.manifest.build_id,
+            documents=counts["documents"],
+            chunks=counts["chunks"],
+            seconds=round(change.report.seconds, 3),
+        )
 
 
 def _wants_html(request: Request) -> bool:

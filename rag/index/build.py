@@ -54,6 +54,9 @@ from rag.types import Chunk, Document, SentenceVectors, SkippedFile
 
 logger = logging.getLogger(__name__)
 
+MANAGED_FOLDER = "uploads"
+"""The folder inside an index that holds the documents added through the service (``rag.index.uploads``)."""
+
 
 @dataclass(frozen=True)
 class BuildReport:
@@ -88,6 +91,7 @@ def build_index(
     progress: bool = False,
     full: bool = False,
     cache_path: Path | None = None,
+    keep_others: bool = False,
 ) -> BuildReport:
     """Bring the index in ``index_dir`` in step with the files under ``paths``.
 
@@ -96,16 +100,23 @@ def build_index(
     The new state is written beside the old one and the manifest switched last, so a crash at any point leaves
     the previous index whole. ``full`` (or an index built with other settings) rebuilds from scratch. The embedding
     cache is ``index_dir/embedding-cache.sqlite`` unless ``cache_path`` names one to share between indexes.
+    ``keep_others`` syncs only ``paths``: documents indexed from other folders stay as they are (uploads sync the
+    managed folder this way). The index's managed folder (``MANAGED_FOLDER``), when it exists, is always synced
+    with the rest, so that ``rag index`` never drops the documents uploaded to the service.
 
     A folder that cannot be written (disk full, read-only, no permission) raises ``IndexWriteError``; the files of
     the unfinished build are removed and the previous build stays as it was."""
     started = time.perf_counter()
     index_dir = Path(index_dir or settings.index_dir)
     created = not index_dir.exists()
+    managed = index_dir / MANAGED_FOLDER
+    if managed.is_dir() and managed.resolve() not in {Path(p).expanduser().resolve() for p in paths}:
+        paths = [*paths, managed]
     try:
         with writer_lock(index_dir):
             try:
-                target = BuildTarget(index_dir, settings, list(paths), cache_path or index_dir / CACHE_NAME, started)
+                cache = cache_path or index_dir / CACHE_NAME
+                target = BuildTarget(index_dir, settings, list(paths), cache, started, keep_others)
                 return _sync(target, embedder, progress, full)
             except (OSError, sqlite3.Error):
                 _remove_unfinished(index_dir)
@@ -140,7 +151,19 @@ class BuildTarget:
     paths: list[Path]
     cache_path: Path
     started: float
+    keep_others: bool = False
     build_id: str = field(default_factory=lambda: f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
+
+    @property
+    def scope(self) -> tuple[str, ...] | None:
+        """The folders a sync with ``keep_others`` answers for (None: the whole index)."""
+        return tuple(str(Path(p).expanduser().resolve()) for p in self.paths) if self.keep_others else None
+
+    def corpus_roots(self, previous: Index | None) -> list[str]:
+        roots = [str(Path(p).expanduser().resolve()) for p in self.paths]
+        if self.keep_others and previous is not None:
+            roots = [*(r for r in previous.manifest.corpus_roots if r not in roots), *roots]
+        return roots
 
     def layout(self) -> SegmentLayout:
         settings = self.settings
@@ -233,7 +256,7 @@ def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: 
     _remove_unreferenced(index_dir, _current_manifest(index_dir))  # leftovers of an interrupted build
     previous = None if full else _reusable_index(index_dir, settings)
     try:
-        plan = BuildPlan(previous.store.known_files() if previous else {})
+        plan = BuildPlan(previous.store.known_files() if previous else {}, target.scope)
         first_chunk = previous.manifest.next_chunk if previous else 1
         segment = NewSegment(target, plan, embedder, first_chunk, progress)
         try:
@@ -251,7 +274,8 @@ def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: 
                     time.perf_counter() - target.started, previous.manifest, unchanged=plan.unchanged,
                     kept=plan.kept, rebuilt=False, changed=False,
                 )  # fmt: skip
-            if not plan.loaded and not plan.unchanged and not plan.kept:
+            found_nothing = not plan.loaded and not plan.unchanged and not plan.kept
+            if found_nothing and (previous is None or not target.keep_others):
                 reasons = "; ".join(f"{s.source}: {s.reason}" for s in plan.skipped[:5]) or "no indexable files found"
                 raise NoDocumentsError(f"nothing to index in {', '.join(map(str, target.paths))} ({reasons})")
             if plan.moved and previous is not None:
@@ -309,7 +333,7 @@ def _commit(
         model=model,
         chunking=ChunkingInfo.from_settings(settings),
         lexical=LexicalInfo.from_settings(settings),
-        corpus_roots=[str(Path(p).expanduser().resolve()) for p in target.paths],
+        corpus_roots=target.corpus_roots(previous),
         counts=counts,
         segments=segments,
         next_chunk=next_chunk,

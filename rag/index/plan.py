@@ -7,6 +7,7 @@ kept) or skipped; what the index holds and the folder no longer has is gone.
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field
 
 from rag.types import Document, KnownFile, SkippedFile, UnchangedFile
@@ -18,6 +19,9 @@ class BuildPlan:
 
     known: dict[str, KnownFile]
     """What the index holds: document id -> its file's hash, size, time and path."""
+    scope: tuple[str, ...] | None = None
+    """Folders (absolute paths) this sync answers for; a document indexed from elsewhere is never gone (None: the
+    sync covers the whole index, as ``rag index`` does)."""
     fresh: int = 0
     """New and changed documents: chunked and embedded."""
     loaded: int = 0
@@ -61,9 +65,17 @@ class BuildPlan:
         self.fresh -= 1
 
     def finish(self) -> BuildPlan:
-        self.gone = [d for d in self.known if d not in self._current and d not in self._unreadable]
+        self.gone = [
+            d for d, file in self.known.items()
+            if d not in self._current and d not in self._unreadable and self._in_scope(file)
+        ]  # fmt: skip
         self.kept = sorted(d for d in self._unreadable if d not in self._current)
         return self
+
+    def _in_scope(self, file: KnownFile) -> bool:
+        if self.scope is None:
+            return True
+        return file.source is not None and any(file.source.startswith(folder + os.sep) for folder in self.scope)
 
     @property
     def removed(self) -> list[str]:

@@ -30,20 +30,20 @@ from rag.ingest.reading import (
     read_regular_file,
 )
 from rag.ingest.worker import extract_within_limit
-from rag.types import Document, KnownFile, SkippedFile, UnchangedFile
+from rag.types import (
+    EXTRACTED_SUFFIXES,
+    INDEXED_SUFFIXES,
+    MARKDOWN_SUFFIXES,
+    Document,
+    KnownFile,
+    SkippedFile,
+    UnchangedFile,
+)
 
 Loaded = Document | SkippedFile | UnchangedFile
 """What loading yields for a file: its document, a report of why not, or word that the index has it already."""
 
 logger = logging.getLogger(__name__)
-
-TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".xml"})
-"""Read as decoded text and cited in it; ``.xml`` (RSS feeds, DocBook) as text with its markup, in the encoding its
-declaration names."""
-MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
-INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
-"""File endings read from folders. A ``.jsonl`` file named on its own is read as a BEIR corpus."""
 
 
 @dataclass(frozen=True)

@@ -101,7 +101,8 @@ def test_head_answers_on_the_probe_routes(client: TestClient) -> None:
     [
         ("/search", {"GET", "POST", "OPTIONS"}),
         ("/health", {"GET", "HEAD", "OPTIONS"}),
-        ("/documents/abc", {"GET", "OPTIONS"}),
+        ("/documents/abc", {"GET", "DELETE", "OPTIONS"}),
+        ("/documents", {"GET", "POST", "OPTIONS"}),
         (CHAT, {"POST", "OPTIONS"}),
     ],
 )

@@ -79,13 +79,13 @@ def ready(copy: ServedCopy) -> dict:
 class Searching:
     """A client that keeps searching in the background, recording every status."""
 
-    def __init__(self, base_url: str) -> None:
+    def __init__(self, base_url: str, headers: dict[str, str] | None = None) -> None:
         self.statuses: list[int] = []
         self._stop = threading.Event()
-        self._thread = threading.Thread(target=self._run, args=(base_url,))
+        self._thread = threading.Thread(target=self._run, args=(base_url, headers or {}))
 
-    def _run(self, base_url: str) -> None:
-        with httpx.Client(base_url=base_url, timeout=60) as client:
+    def _run(self, base_url: str, headers: dict[str, str]) -> None:
+        with httpx.Client(base_url=base_url, headers=headers, timeout=60) as client:
             while not self._stop.is_set():
                 self.statuses.append(client.post("/search", json={"query": "Victory Day", "top_k": 3}).status_code)
 

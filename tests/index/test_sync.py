@@ -166,15 +166,40 @@ def test_a_damaged_embedding_cache_is_replaced_not_trusted(tmp_path: Path, stand
 def test_a_second_writer_fails_with_a_clear_message(tmp_path: Path, settings) -> None:
     write_corpus(tmp_path / "notes", 2)
     with writer_lock(tmp_path / "idx"):
-        with pytest.raises(IndexLockedError, match="another rag index is writing"):
-            with writer_lock(tmp_path / "idx"):
-                pass
+        with writer_lock(tmp_path / "idx"):  # the holding thread may take it again (an upload builds under it)
+            pass
+        outcome: list[BaseException | str] = []
+        other = threading.Thread(target=lambda: outcome.append(_try_lock(tmp_path / "idx", wait=0.3)))
+        started = time.monotonic()
+        other.start()
+        other.join()
+        assert time.monotonic() - started >= 0.3  # waited for it, then gave up
+        assert isinstance(outcome[0], IndexLockedError) and "(waited 0.3 s)" in str(outcome[0])
         second = rag("index", "notes", "--index", "idx", cwd=tmp_path)
         _, err = second.communicate(timeout=120)
         assert second.returncode == 1
         assert f"another rag index is writing idx/ (pid {os.getpid()}" in err and "Traceback" not in err
     with writer_lock(tmp_path / "idx"):  # released: taken again at once
         pass
+
+
+def test_a_waiting_writer_gets_the_lock_when_it_is_released(tmp_path: Path) -> None:
+    outcome: list[BaseException | str] = []
+    with writer_lock(tmp_path / "idx"):
+        other = threading.Thread(target=lambda: outcome.append(_try_lock(tmp_path / "idx", wait=30)))
+        other.start()
+        time.sleep(0.3)
+        assert not outcome  # still waiting
+    other.join(timeout=30)
+    assert outcome == ["locked"]
+
+
+def _try_lock(index_dir: Path, wait: float) -> BaseException | str:
+    try:
+        with writer_lock(index_dir, wait=wait):
+            return "locked"
+    except IndexLockedError as exc:
+        return exc
 
 
 @pytest.mark.slow  # a rag subprocess that loads a model
