@@ -8,8 +8,10 @@ and dimension (384), random token embeddings and no layer, which cost almost not
 Each build and update runs in its own process, whose peak memory (ru_maxrss) is reported. Then it prints, per
 size: full build time and peak memory, the time to update after 1 file and after 1% of the files changed, the
 time to open the index, query p50/p95 per mode without and with a source or date filter, and recall@10 of the
-approximate (HNSW) search against exact search on the same vectors, unfiltered and under a filter. Last, the real
-model's passages per second on this machine, to project the build time with it.
+approximate (HNSW) search against exact search on the same vectors, unfiltered and under a filter (the stand-in's
+vectors have no neighbourhood structure, so this recall says little: ``benchmarks/ann_recall.py`` measures it on
+a million real-model vectors). Last, the real model's passages per second on this machine, to project the build
+time with it.
 """
 
 from __future__ import annotations

@@ -115,8 +115,8 @@ class Settings(BaseSettings):
         "(see README: recall@10 against exact search).",
     )  # fmt: skip
     hnsw_m: int = Field(32, ge=4, description="HNSW graph degree (fixed when a segment is written).")
-    hnsw_ef_construction: int = Field(80, ge=8, description="HNSW breadth while building (fixed when written).")
-    hnsw_ef_search: int = Field(96, ge=8, description="HNSW breadth while searching (widened under filters).")
+    hnsw_ef_construction: int = Field(200, ge=8, description="HNSW breadth while building (fixed when written).")
+    hnsw_ef_search: int = Field(192, ge=8, description="HNSW breadth while searching (widened under filters).")
     max_segments: int = Field(
         8, ge=1,
         description="Segments an index may hold before an update merges the smallest neighbours (each update adds "
