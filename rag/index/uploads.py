@@ -61,6 +61,8 @@ class FileOutcome:
 
 @dataclass(frozen=True)
 class ManagedChange:
+    """Per file what happened, and the build that made it so (its report, for counts and timing)."""
+
     outcomes: list[FileOutcome]
     report: BuildReport
 
