@@ -26,7 +26,6 @@ class BodyTooLargeError(HTTPException):
             # the unread rest of the body makes the connection unusable for another request: close it
             headers={"Connection": "close"},
         )
-        self.limit = limit
 
 
 UPLOAD_ROUTE = ("POST", "/documents")
@@ -41,21 +40,20 @@ class BodyLimitMiddleware:
         self.limit = limit
         self.upload_limit = upload_limit or limit
 
-    def _limit_of(self, scope: Scope) -> BodyTooLargeError:
-        """The error a body too large for this route gets (it carries the limit)."""
+    def _limit_of(self, scope: Scope) -> tuple[int, str]:
+        """The body limit of this request's route, and the setting that sets it."""
         if (scope["method"], scope["path"].rstrip("/")) == UPLOAD_ROUTE:
-            return BodyTooLargeError(self.upload_limit, "RAG_UPLOAD_MAX_REQUEST_BYTES")
-        return BodyTooLargeError(self.limit)
+            return self.upload_limit, "RAG_UPLOAD_MAX_REQUEST_BYTES"
+        return self.limit, "RAG_MAX_REQUEST_BYTES"
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        too_large = self._limit_of(scope)
-        limit = too_large.limit
+        limit, setting = self._limit_of(scope)
         declared = Headers(scope=scope).get("content-length")
         if declared is not None and declared.isdigit() and int(declared) > limit:
-            await self._refuse(too_large, scope, receive, send)
+            await self._refuse(BodyTooLargeError(limit, setting), scope, receive, send)
             return
         received = 0
         started = False
@@ -66,7 +64,7 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 received += len(message.get("body", b""))
                 if received > limit:
-                    raise too_large
+                    raise BodyTooLargeError(limit, setting)
             return message
 
         async def watching_send(message: Message) -> None:
@@ -76,8 +74,8 @@ class BodyLimitMiddleware:
 
         try:
             await self.app(scope, counting_receive, watching_send)
-        except BodyTooLargeError:  # read outside the routes' error handlers: answer here if nothing was sent yet
-            if started:
+        except BodyTooLargeError as too_large:  # read outside the routes' error handlers: answer here if nothing
+            if started:  # was sent yet
                 raise
             await self._refuse(too_large, scope, receive, send)
 
