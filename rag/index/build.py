@@ -155,12 +155,17 @@ class BuildTarget:
     build_id: str = field(default_factory=lambda: f"{datetime.now(UTC):%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:8]}")
 
     @property
+    def roots(self) -> list[str]:
+        """``paths`` as absolute paths, as the loader records sources."""
+        return [str(Path(p).expanduser().resolve()) for p in self.paths]
+
+    @property
     def scope(self) -> tuple[str, ...] | None:
         """The folders a sync with ``keep_others`` answers for (None: the whole index)."""
-        return tuple(str(Path(p).expanduser().resolve()) for p in self.paths) if self.keep_others else None
+        return tuple(self.roots) if self.keep_others else None
 
     def corpus_roots(self, previous: Index | None) -> list[str]:
-        roots = [str(Path(p).expanduser().resolve()) for p in self.paths]
+        roots = self.roots
         if self.keep_others and previous is not None:
             roots = [*(r for r in previous.manifest.corpus_roots if r not in roots), *roots]
         return roots
