@@ -501,7 +501,7 @@ def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
     """The current index if it can be updated in place: same format, model, chunking and BM25 settings, and
     whole. Anything else means a full rebuild (said in the log, never an error)."""
     try:
-        index = open_index(index_dir, settings)
+        index = open_index(index_dir, settings, deferred=True)
     except IndexNotFoundError:
         return None
     except RagError as exc:

@@ -309,10 +309,13 @@ class IndexStore:
         return Selection(documents[self.index.chunk_documents] & self.index.live)
 
 
-def open_index(index_dir: Path, settings: Settings, *, previous: Index | None = None, verify: bool = False) -> Index:
+def open_index(
+    index_dir: Path, settings: Settings, *, previous: Index | None = None, verify: bool = False, deferred: bool = False
+) -> Index:
     """Open the index in ``index_dir`` for reading, after checking it was built with ``settings.model`` and that
     its files have their recorded sizes (``verify``: their checksums too). Segments ``previous`` (an index open
-    before) has open already are shared, not opened again: a reload costs what changed."""
+    before) has open already are shared, not opened again: a reload costs what changed. ``deferred``: HNSW graphs
+    are read on first use, for a build that may only need the stores (a service reads them before it answers)."""
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     if manifest.model.name != settings.model:
@@ -333,7 +336,7 @@ def open_index(index_dir: Path, settings: Settings, *, previous: Index | None = 
             elif shared is not None:
                 segments.append(shared.with_deletions(info, index_dir))
             else:
-                segments.append(Segment.open(index_dir, info, hnsw))
+                segments.append(Segment.open(index_dir, info, hnsw, deferred=deferred))
     except (OSError, ValueError) as exc:
         for segment in segments:
             segment.release()

@@ -92,14 +92,17 @@ class Segment:
     _lock: threading.Lock = field(default_factory=threading.Lock)
 
     @classmethod
-    def open(cls, index_dir: Path, info: SegmentInfo, hnsw: HnswParameters | None = None) -> Segment:
+    def open(
+        cls, index_dir: Path, info: SegmentInfo, hnsw: HnswParameters | None = None, *, deferred: bool = False
+    ) -> Segment:
+        """``deferred``: an HNSW graph is read on first use (see ``SegmentVectors.load``)."""
         folder = index_dir / info.name
         return cls(
             info=info,
             folder=folder,
             ids=np.load(folder / "chunk_ids.npy", mmap_mode="r"),
             chunk_documents=np.load(folder / "chunk_documents.npy", mmap_mode="r"),
-            vectors=SegmentVectors.load(folder, info.chunks, hnsw),
+            vectors=SegmentVectors.load(folder, info.chunks, hnsw, deferred=deferred),
             passages=Postings.load(folder, PASSAGES),
             documents=Postings.load(folder, DOCUMENTS),
             store=SegmentStore(folder / "store.sqlite"),

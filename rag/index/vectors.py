@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import logging
 import os
+import threading
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -99,17 +100,54 @@ class SegmentVectors:
         return scores[order].astype(np.float32), positions[order].astype(np.int64)
 
     @classmethod
-    def load(cls, folder: Path, count: int, hnsw: HnswParameters | None = None) -> SegmentVectors:
+    def load(
+        cls, folder: Path, count: int, hnsw: HnswParameters | None = None, *, deferred: bool = False
+    ) -> SegmentVectors:
         """Memory-mapped: an exact segment's raw float32 file, an HNSW segment's stored vectors (only its graph is
-        read into memory)."""
+        read into memory; ``deferred``: on first use, as a build that only reads the store never uses it)."""
         graph_path = folder / GRAPH_NAME
         if graph_path.exists():
-            graph = faiss.read_index(str(graph_path), faiss.IO_FLAG_MMAP_IFC)
-            return cls(_stored_vectors(graph), graph, hnsw)
+            return DeferredGraph(graph_path, count, hnsw) if deferred else cls(*_read_graph(graph_path), hnsw)
         if count == 0:
             return cls(np.zeros((0, 0), dtype=np.float32), None, hnsw)
         vectors = np.asarray(np.memmap(folder / VECTORS_NAME, dtype=np.float32, mode="r"))  # a plain view: faster
         return cls(vectors.reshape(count, -1), None, hnsw)
+
+
+class DeferredGraph(SegmentVectors):
+    """An HNSW segment whose graph file is read when it is first searched or copied: a sync of a million passages
+    reads 4 s of graphs it never uses otherwise."""
+
+    def __init__(self, path: Path, count: int, hnsw: HnswParameters | None = None):
+        self.path, self.count, self.hnsw = path, count, hnsw or HnswParameters()
+        self._read: tuple[np.ndarray, faiss.Index] | None = None
+        self._lock = threading.Lock()
+
+    def _loaded(self) -> tuple[np.ndarray, faiss.Index]:
+        with self._lock:
+            if self._read is None:
+                self._read = _read_graph(self.path)
+            return self._read
+
+    @property
+    def vectors(self) -> np.ndarray:  # type: ignore[override]
+        return self._loaded()[0]
+
+    @property
+    def graph(self) -> faiss.Index:  # type: ignore[override]
+        return self._loaded()[1]
+
+    def __len__(self) -> int:
+        return self.count
+
+    @property
+    def approximate(self) -> bool:
+        return True
+
+
+def _read_graph(path: Path) -> tuple[np.ndarray, faiss.Index]:
+    graph = faiss.read_index(str(path), faiss.IO_FLAG_MMAP_IFC)
+    return _stored_vectors(graph), graph
 
 
 VECTORS_NAME = "vectors.f32"

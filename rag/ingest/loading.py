@@ -118,9 +118,10 @@ def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping
             yield SkippedFile(display_path(path), f"unsupported file type {path.suffix!r}; supported: {supported}")
 
 
-def _iter_folder(root: Path) -> Iterator[Path | SkippedFile]:
+def _iter_folder(root: Path) -> Iterator[str | SkippedFile]:
     """Files below ``root`` with an indexed ending, in sorted order, skipping hidden files and folders (names
-    starting with ``.``); links to folders and unreadable folders are reported, not entered."""
+    starting with ``.``); links to folders and unreadable folders are reported, not entered. Paths are text: a
+    sync meets every file of the folder, and most only to find them unchanged."""
     errors: list[OSError] = []
 
     def unreadable_folders() -> Iterator[SkippedFile]:
@@ -135,12 +136,12 @@ def _iter_folder(root: Path) -> Iterator[Path | SkippedFile]:
             yield SkippedFile(display_path(Path(dirpath) / name), "symbolic link to a folder: not followed")
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in linked)
         for name in sorted(filenames):
-            if not name.startswith(".") and Path(name).suffix.lower() in INDEXED_SUFFIXES:
-                yield Path(dirpath) / name
+            if not name.startswith(".") and os.path.splitext(name)[1].lower() in INDEXED_SUFFIXES:
+                yield os.path.join(dirpath, name)
     yield from unreadable_folders()
 
 
-def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str, KnownFile]) -> list[Loaded]:
+def _load_guarded(path: Path | str, root: Path, limits: LoadLimits, known: Mapping[str, KnownFile]) -> list[Loaded]:
     """``load_file``, with any failure of this one file turned into a report: one file never ends a run."""
     try:
         return list(load_file(path, root, limits, known))
@@ -150,20 +151,24 @@ def _load_guarded(path: Path, root: Path, limits: LoadLimits, known: Mapping[str
 
 
 def load_file(
-    path: Path, root: Path | None = None, limits: LoadLimits | None = None, known: Mapping[str, KnownFile] | None = None
+    path: Path | str,
+    root: Path | None = None,
+    limits: LoadLimits | None = None,
+    known: Mapping[str, KnownFile] | None = None,
 ) -> Iterator[Loaded]:
     """One file by its kind: text and Markdown as decoded, PDF/HTML/DOCX as extracted (``rag.ingest.formats``); a
     PDF may also report pages that had no text, and any file a cut at ``limits.max_extracted_chars``. Only a
     regular file inside ``root`` (default: its own folder) is read; one whose hash ``known`` holds for its id is
     ``UnchangedFile``, unread beyond its bytes (unread at all when its size and modification time are unchanged)."""
     limits = limits or LoadLimits()
-    root = root or path.parent
+    root = root or Path(path).parent
     doc_id = file_doc_id(path, root)
     previous = (known or {}).get(doc_id)
     info = _regular_file_stat(path)
     if previous is not None and previous.mtime_ns is not None and (previous.file_size, previous.mtime_ns) == info:
         yield UnchangedFile(doc_id, display_path(path), previous.sha256)
         return
+    path = Path(path)
     data = read_regular_file(path, root, limits)
     if isinstance(data, SkippedFile):
         yield replace(data, doc_id=doc_id) if data.doc_id else data
@@ -192,7 +197,7 @@ times are only as fine as the kernel's clock tick): its time is not recorded, so
 "racily clean" rule)."""
 
 
-def _regular_file_stat(path: Path) -> tuple[int, int | None] | None:
+def _regular_file_stat(path: Path | str) -> tuple[int, int | None] | None:
     """Size and modification time of a regular file (not a link: those are checked where they are read)."""
     try:
         info = os.lstat(path)

@@ -51,23 +51,24 @@ class LoadLimits:
         return f"{cut}; the rest{rest} was not indexed"
 
 
-def failure_report(path: Path, exc: Exception) -> SkippedFile:
+def failure_report(path: Path | str, exc: Exception) -> SkippedFile:
     """What an unexpected error while reading one file becomes: that file's report (it keeps a previous version)."""
     return SkippedFile(
         display_path(path), f"could not be read ({type(exc).__name__}: {shorten(str(exc))})", doc_id=file_doc_id(path)
     )
 
 
-def file_doc_id(path: Path, root: Path | None = None) -> str:
+def file_doc_id(path: Path | str, root: Path | None = None) -> str:
     """A short, URL-safe id of a file (its path's bytes, so any file name works). Under ``root``, the folder it was
     indexed under, the id is that of the folder's name and the path below it: moving the folder keeps every id
     (and every link to a cited span); without a root, of the absolute path."""
-    if root is not None:
-        try:
-            path = Path(root.name) / path.relative_to(root)
-        except ValueError:  # not below root (cannot happen for files the loader found there): the absolute path
-            pass
-    return hashlib.blake2b(os.fsencode(path), digest_size=8).hexdigest()
+    named = os.fspath(path)
+    if root is not None:  # by text, not pathlib: a sync computes this for every file of the folder
+        folder = os.fspath(root).rstrip("/") + "/"
+        if named.startswith(folder):  # else not below root (not for files the loader found there): the absolute path
+            below = named[len(folder) :]
+            named = f"{root.name}/{below}" if root.name else below
+    return hashlib.blake2b(named.encode("utf-8", "surrogateescape"), digest_size=8).hexdigest()
 
 
 def display_path(path: Path | str) -> str:

@@ -118,6 +118,39 @@ def test_filters_match_a_brute_force_reference_on_exact_and_approximate_segments
                 assert found <= reference_sources(corpus, source, None, None) and found
 
 
+def test_an_update_reads_hnsw_graphs_only_to_merge_them(
+    tmp_path: Path, standin_settings, standin_embedder, monkeypatch
+) -> None:
+    from rag.index import vectors
+
+    reads: list[Path] = []
+    read_graph = vectors._read_graph
+    monkeypatch.setattr(vectors, "_read_graph", lambda path: reads.append(path) or read_graph(path))
+    settings = standin_settings.model_copy(update={"hnsw_threshold": 1, "max_segments": 8})
+    corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
+    for n in range(30):
+        write_note(corpus, n)
+    build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    write_note(corpus, 4, version=1)
+    report = build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    assert report.embedded == 1 and len(report.manifest.segments) == 2 and reads == []  # the sync never searched
+    with (
+        open_index(index_dir, settings, deferred=True) as deferred,
+        Searcher(open_index(index_dir, settings), standin_embedder, settings) as eager,
+    ):
+        assert len(reads) == 2  # the eager index read both graphs; the deferred one none yet
+        query = standin_embedder.embed_queries(["Version 1 of note 4"])
+        found, expected = deferred.vectors.search(query, 5), eager.index.vectors.search(query, 5)
+        assert found[1].tolist() == expected[1].tolist() and found[0].tolist() == expected[0].tolist()
+        assert len(reads) == 4
+    write_note(corpus, 5, version=1)
+    merged = build_index([corpus], settings.model_copy(update={"max_segments": 1}), index_dir=index_dir,
+                         embedder=standin_embedder)  # fmt: skip
+    assert len(merged.manifest.segments) == 1 and len(reads) > 4  # a merge copies vectors out of graphs
+    with Searcher(open_index(index_dir, settings), standin_embedder, settings) as searcher:
+        assert "note_005.txt" in sources(searcher, "Version 1 of note 5", 1)
+
+
 def test_a_reload_shares_unchanged_segments_and_the_cache_keeps_only_what_is_used(
     tmp_path: Path, standin_settings, standin_embedder
 ) -> None:
