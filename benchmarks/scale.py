@@ -294,14 +294,16 @@ def main() -> None:
         if not corpus.exists():
             generate(corpus, files)
         synthetic = size >= args.synthesize_from
+        if synthetic:  # updates must use the BM25 settings the synthetic index was made with, or they rebuild it
+            os.environ.update(RAG_BM25_STEM="false", RAG_BM25_STOPWORDS="false")
+        else:
+            os.environ.pop("RAG_BM25_STEM", None), os.environ.pop("RAG_BM25_STOPWORDS", None)
         if args.reuse and index.exists():
             manifest = json.loads((index / "manifest.json").read_text())
             full = {"seconds": None, "peak": None, "chunks": manifest["counts"]["chunks"]}
         elif synthetic:
-            os.environ.update(RAG_BM25_STEM="false", RAG_BM25_STOPWORDS="false")  # as the synthetic index was made
             full = run_child("_synthesize", str(model), str(corpus), str(index))
         else:
-            os.environ.pop("RAG_BM25_STEM", None), os.environ.pop("RAG_BM25_STOPWORDS", None)
             full = run_child("_build", str(model), str(corpus), str(index), "1")
         full["synthetic"] = synthetic
         time.sleep(2.5)  # past the racy window: files written just now are hashed, not trusted by their time

@@ -99,17 +99,32 @@ rerank_option = click.option(
 @index_option
 @click.option("--full", is_flag=True, help="Rebuild from scratch instead of updating (cached vectors are reused).")
 @click.option("--watch", is_flag=True, help="Keep running and update the index whenever the files change.")
+@click.option(
+    "--engine", type=click.Choice(["local", "ray"]), default=None,
+    help="Embed in this process, or on Ray actors: a local Ray, or the cluster of --ray-address (default: RAG_ENGINE).",
+)  # fmt: skip
+@click.option("--ray-address", default=None, help="Ray cluster to join with --engine ray (default: RAG_RAY_ADDRESS).")
+@click.option("--ray-workers", type=click.IntRange(1), default=None, help="Ray embedding actors (default: 2).")
 @click.pass_obj
 @fail_cleanly
-def index_command(settings: Settings, paths: tuple[Path, ...], index_dir: Path | None, full: bool, watch: bool) -> None:
+def index_command(
+    settings: Settings, paths: tuple[Path, ...], index_dir: Path | None, full: bool, watch: bool, engine: str | None,
+    ray_address: str | None, ray_workers: int | None,
+) -> None:  # fmt: skip
     """Index folders of documents (.txt, .md, .xml, .pdf, .html, .docx) or BEIR corpus.jsonl files (default: seeds/
     into vectors/).
 
     Incremental: only new and changed files are embedded, deleted files leave the index."""
     from rag.index.build import build_index
 
+    chosen = {"engine": engine, "ray_address": ray_address, "ray_workers": ray_workers}
+    settings = settings.model_copy(update={k: v for k, v in chosen.items() if v is not None})
+    if ray_address and settings.engine != "ray":
+        raise click.UsageError("--ray-address needs --engine ray (or RAG_ENGINE=ray)")
     roots = list(paths or settings.corpus)
     if watch:
+        if settings.engine == "ray":
+            raise click.UsageError("--watch keeps the model loaded in this process; --engine ray is for builds")
         from rag.watch import watch_and_sync
 
         click.echo(f"Watching {', '.join(map(str, roots))} (Ctrl-C to stop)", err=True)

@@ -128,6 +128,17 @@ class Settings(BaseSettings):
         "this, not the corpus.",
     )  # fmt: skip
 
+    engine: Literal["local", "ray"] = Field(
+        "local",
+        description="Where a build embeds: in this process, or on Ray actors (a local Ray, or the cluster at "
+        "ray_address); the index written is the same (README: Beyond one machine).",
+    )
+    ray_address: str | None = Field(
+        None, description="Ray cluster to join for engine ray (e.g. ray://head:10001 or head:6379); none: a local Ray."
+    )
+    ray_workers: int = Field(2, ge=1, description="Embedding actors for engine ray, each loading the model once.")
+    ray_worker_cpus: int = Field(1, ge=1, description="CPUs (and torch threads) of each Ray embedding actor.")
+
     follow_symlinks: bool = Field(
         False,
         description="Follow symbolic links to files that stay inside the indexed folder. Links whose target lies "

@@ -20,7 +20,7 @@ SERVICE = ("api", "fastapi", "starlette", "uvicorn")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
     ("foundation", ("rag.types", "rag.errors", "rag.settings", "rag.jsonl", "rag.textforms")),
-    ("embedding", ("rag.embedding",)),
+    ("embedding", ("rag.embedding", "rag.distributed")),  # the model, here or on Ray actors
     ("ingest", ("rag.ingest", "rag.ingest.*")),
     ("index", ("rag.index", "rag.index.*")),
     ("search", ("rag.search", "rag.search.*")),
@@ -32,7 +32,7 @@ ORDER = {name: position for position, (name, _) in enumerate(LAYERS)}
 
 ALLOWED: dict[str, set[str]] = {
     "foundation": {"foundation"},
-    "embedding": {"foundation"},
+    "embedding": {"foundation", "embedding"},
     "ingest": {"foundation", "ingest"},
     "index": {"foundation", "embedding", "ingest", "index"},
     "search": {"foundation", "embedding", "index", "search"},

@@ -22,6 +22,7 @@ from dataclasses import dataclass, field, replace
 from datetime import UTC, datetime
 from importlib import metadata
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import numpy as np
 from tqdm.auto import tqdm
@@ -51,6 +52,9 @@ from rag.ingest.loading import stream_corpus
 from rag.ingest.reading import LoadLimits, shorten
 from rag.settings import Settings
 from rag.types import Chunk, Document, SentenceVectors, SkippedFile
+
+if TYPE_CHECKING:
+    from rag.distributed import RayEmbedder
 
 logger = logging.getLogger(__name__)
 
@@ -193,6 +197,7 @@ class NewSegment:
         self.pending_chars = 0
         self.embedded = 0
         self.cache: EmbeddingCache | None = None  # opened with the first batch: a sync that embeds nothing makes none
+        self.ray: RayEmbedder | None = None  # engine ray: the actors this segment started, stopped when it ends
         self.bar = tqdm(desc="indexing", unit="passage", disable=not progress)
 
     def add(self, document: Document) -> None:
@@ -204,6 +209,10 @@ class NewSegment:
     def model(self) -> Embedder:
         if self.embedder is None:
             self.embedder = Embedder.from_settings(self.target.settings)
+            if self.target.settings.engine == "ray":
+                from rag.distributed import RayEmbedder
+
+                self.embedder = self.ray = RayEmbedder(self.embedder, self.target.settings)
         return self.embedder
 
     def open_writer(self) -> SegmentWriter:
@@ -234,7 +243,7 @@ class NewSegment:
     def finish(self) -> SegmentInfo | None:
         """The written segment, or None when nothing was written."""
         self.flush()
-        self._close_cache()
+        self._release()
         if self.writer is None:
             return None
         if self.writer.chunks == 0:
@@ -243,15 +252,18 @@ class NewSegment:
         return self.writer.finish()
 
     def abandon(self) -> None:
-        self._close_cache()
+        self._release()
         if self.writer is not None:
             self.writer.abandon()
 
-    def _close_cache(self) -> None:
+    def _release(self) -> None:
         self.bar.close()
         if self.cache is not None:
             self.cache.close()
             self.cache = None
+        if self.ray is not None:
+            self.ray.close()
+            self.ray = None
 
 
 def _sync(target: BuildTarget, embedder: Embedder | None, progress: bool, full: bool) -> BuildReport:
