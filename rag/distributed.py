@@ -51,8 +51,8 @@ class _EmbeddingWorker:
 
 class RayEmbedder:
     """An ``Embedder`` whose passages are embedded on a Ray cluster; its name, tokenizer (for chunking) and queries
-    come from the local model it wraps. Joins ``Settings.ray_address`` when set, else starts a local Ray that ends
-    with ``close()``."""
+    come from the local model it wraps. Ray is joined (``Settings.ray_address``) or started locally when the first
+    passages need embedding (a build served from the embedding cache never starts it), and let go by ``close()``."""
 
     def __init__(self, local: Embedder, settings: Settings) -> None:
         try:
@@ -63,26 +63,38 @@ class RayEmbedder:
                 "--engine ray needs Ray: pip install 'rag-search[ray]' (or pip install ray)"
             ) from exc
         self.local = local
-        self._ray = ray
+        self.settings = settings
+        self._ray, self._actor_pool = ray, ActorPool
+        self._started_ray = False
+        self.actors: list[Any] = []
+        self.pool: Any = None
+
+    def _workers(self) -> Any:
+        """The actor pool, started on first use: one model per actor, loaded once for the build."""
+        if self.pool is not None:
+            return self.pool
+        ray, settings = self._ray, self.settings
         os.environ.setdefault("RAY_USAGE_STATS_ENABLED", "0")
         started = time.perf_counter()
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
             _start_ray(ray, settings)
+        local = self.local
         config = {
             "model": local.name, "device": "cpu", "batch_size": local.batch_size, "backend": local.backend,
             "precision": local.precision,
         }  # fmt: skip
         worker = ray.remote(num_cpus=settings.ray_worker_cpus)(_EmbeddingWorker)
         self.actors = [worker.remote(config, settings.ray_worker_cpus) for _ in range(settings.ray_workers)]
-        self.pool = ActorPool(self.actors)
+        self.pool = self._actor_pool(self.actors)
         logger.info(
             "Ray: %d embedding workers of %d CPU on %s (%.1f s to start)", settings.ray_workers,
             settings.ray_worker_cpus, settings.ray_address or "a local Ray", time.perf_counter() - started,
         )  # fmt: skip
+        return self.pool
 
     def __getattr__(self, name: str) -> Any:  # name, dimension, tokenizer, vectors_of, embed_queries, ...
-        if name == "local":  # not set yet: __init__ failed early
+        if name in ("local", "settings", "pool"):  # not set yet: __init__ failed early
             raise AttributeError(name)
         return getattr(self.local, name)
 
@@ -101,8 +113,9 @@ class RayEmbedder:
             (list(texts[i : i + slice_size]), list(sentence_spans[i : i + slice_size]))
             for i in range(0, len(texts), slice_size)
         ]
+        pool = self._workers()
         try:
-            results = list(self.pool.map(lambda actor, part: actor.embed.remote(*part), slices))
+            results = list(pool.map(lambda actor, part: actor.embed.remote(*part), slices))
         except self._ray.exceptions.RayError as exc:
             raise RayUnavailableError(f"a Ray embedding worker failed: {exc}") from exc
         passages = np.concatenate([vectors for vectors, _ in results])
@@ -112,9 +125,10 @@ class RayEmbedder:
         """Stop the actors, and the local Ray if this embedder started it."""
         for actor in self.actors:
             self._ray.kill(actor)
-        self.actors = []
+        self.actors, self.pool = [], None
         if self._started_ray:
             self._ray.shutdown()
+            self._started_ray = False
 
 
 def _start_ray(ray: Any, settings: Settings) -> None:

@@ -86,14 +86,21 @@ def assert_same_index(ray_dir: Path, local_dir: Path, settings, embedder) -> Non
 
 
 def test_a_build_and_an_update_on_a_two_node_ray_cluster_equal_local_builds(
-    tmp_path: Path, settings, embedder, two_node_cluster: str
+    tmp_path: Path, settings, embedder, two_node_cluster: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from rag import distributed
+
+    joins: list[str] = []
+    start_ray = distributed._start_ray
+    monkeypatch.setattr(distributed, "_start_ray", lambda r, s: joins.append(s.ray_address) or start_ray(r, s))
     corpus = tmp_path / "seeds"
     shutil.copytree(SEEDS, corpus)
     on_ray = settings.model_copy(update={"engine": "ray", "ray_address": two_node_cluster, "ray_workers": 2})
     report = build_index([corpus], on_ray, index_dir=tmp_path / "ray")
-    assert report.embedded == report.chunks > 0
+    assert report.embedded == report.chunks > 0 and joins == [two_node_cluster]
     assert ray.is_initialized() is False  # the build left the cluster it joined
+    rebuilt = build_index([corpus], on_ray, index_dir=tmp_path / "ray", full=True)
+    assert rebuilt.embedded == 0 and len(joins) == 1  # every vector from the embedding cache: Ray never joined
     build_index([corpus], settings, index_dir=tmp_path / "local", embedder=embedder)
     assert_same_index(tmp_path / "ray", tmp_path / "local", settings, embedder)
 
