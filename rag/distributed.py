@@ -36,12 +36,12 @@ class RayUnavailableError(RagError):
 class _EmbeddingWorker:
     """(Ray actor) one model on one worker, loaded once."""
 
-    def __init__(self, config: dict[str, Any], threads: int) -> None:
+    def __init__(self, settings: Settings) -> None:
         import torch
 
         os.environ.setdefault("HF_HUB_OFFLINE", "1")
-        torch.set_num_threads(threads)
-        self.embedder = Embedder(**config)
+        torch.set_num_threads(settings.ray_worker_cpus)
+        self.embedder = Embedder.from_settings(settings)  # as the driver's own model is loaded
 
     def embed(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
@@ -79,13 +79,8 @@ class RayEmbedder:
         self._started_ray = not ray.is_initialized()
         if self._started_ray:
             _start_ray(ray, settings)
-        local = self.local
-        config = {
-            "model": local.name, "device": "cpu", "batch_size": local.batch_size, "backend": local.backend,
-            "precision": local.precision,
-        }  # fmt: skip
         worker = ray.remote(num_cpus=settings.ray_worker_cpus)(_EmbeddingWorker)
-        self.actors = [worker.remote(config, settings.ray_worker_cpus) for _ in range(settings.ray_workers)]
+        self.actors = [worker.remote(settings) for _ in range(settings.ray_workers)]
         self.pool = self._actor_pool(self.actors)
         logger.info(
             "Ray: %d embedding workers of %d CPU on %s (%.1f s to start)", settings.ray_workers,
