@@ -66,10 +66,11 @@ def generate(corpus: Path, files: int, seed: int = 0) -> None:
         (folder / f"doc{n:07d}.txt").write_text(f"date {day}\n" + " ".join(sentences) + "\n", encoding="utf-8")
 
 
-def run_child(*args: str) -> dict:
-    """One step in a fresh process; its JSON output, with its peak memory."""
+def run_child(*args: str, script: str = __file__, env: dict[str, str] | None = None) -> dict:
+    """One step of ``script`` (this one by default) in a fresh process; its last line of JSON output, with the
+    wall time."""
     started = time.perf_counter()
-    done = subprocess.run([sys.executable, __file__, *args], capture_output=True, text=True, check=False)
+    done = subprocess.run([sys.executable, script, *args], capture_output=True, text=True, check=False, env=env)
     if done.returncode != 0:
         raise SystemExit(f"step {args[0]} failed:\n{done.stderr[-3000:]}")
     result = json.loads(done.stdout.strip().splitlines()[-1])

@@ -15,11 +15,12 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import subprocess
 import sys
 import tempfile
 import time
 from pathlib import Path
+
+from scale import run_child
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT_CORPUS = ROOT.parent / "shared" / "beir" / "scifact-train" / "corpus.jsonl"
@@ -54,13 +55,8 @@ def step_build(corpus: str, index_dir: str, settings_json: str) -> None:
 
 
 def build(corpus: Path, work: Path, name: str, **settings: object) -> dict:
-    done = subprocess.run(
-        [sys.executable, __file__, "_build", str(corpus), str(work / name), json.dumps(settings)],
-        capture_output=True, text=True, check=False, env=os.environ | {"RAY_TMPDIR": str(work / "ray")},
-    )  # fmt: skip
-    if done.returncode != 0:
-        raise SystemExit(f"{name} failed:\n{done.stderr[-3000:]}")
-    result = json.loads(done.stdout.strip().splitlines()[-1])
+    env = os.environ | {"RAY_TMPDIR": str(work / "ray")}
+    result = run_child("_build", str(corpus), str(work / name), json.dumps(settings), script=__file__, env=env)
     result["rate"] = result["passages"] / result["seconds"]
     return result
 
