@@ -35,6 +35,7 @@ from rag.errors import (
     NotUploadedError,
     RagError,
     UnsupportedFileTypeError,
+    VectorStoreError,
 )
 from rag.ingest.reading import shorten
 
@@ -54,6 +55,7 @@ STATUS_BY_ERROR: dict[type[RagError], int] = {
     IndexCorruptError: 503,
     IndexWriteError: 503,
     ModelLoadError: 503,
+    VectorStoreError: 503,
 }
 
 METHODS = ("GET", "HEAD", "POST", "PUT", "PATCH", "DELETE")

@@ -141,6 +141,14 @@ class HealthOut(BaseModel):
     status: Literal["ok"] = "ok"
 
 
+class VectorStoreOut(BaseModel):
+    kind: Literal["index", "milvus-lite", "milvus"] = Field(
+        description="index: FAISS over the index folder; milvus-lite or milvus: a Milvus collection."
+    )
+    address: str | None = Field(None, description="The Milvus server's address (without credentials).")
+    vectors: int = Field(description="Vectors the store holds.")
+
+
 class ReadyOut(BaseModel):
     status: Literal["ready"] = "ready"
     model: str
@@ -151,6 +159,7 @@ class ReadyOut(BaseModel):
     index_built_at: str
     mode: str
     reranker: str | None
+    vector_store: VectorStoreOut
     reload_error: str | None = Field(None, description="Why the newest build on disk is not served, if it is not.")
 
 

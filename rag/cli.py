@@ -179,6 +179,9 @@ def _echo_build(report: Any) -> None:
             f"{report.unchanged} unchanged; passages embedded: {report.embedded}"
             + ("" if report.rebuilt else " (previous build updated)")
         )
+    if (store := report.vector_store) is not None and (store.added or store.deleted):
+        written = "rewritten whole" if store.resynced else "updated"
+        click.echo(f"Vectors: {store.store} {written}: {store.added} written, {store.deleted} deleted")
     for source in report.kept:
         click.echo(f"Kept the previous version of {source}: it cannot be read now")
     if report.skipped:

@@ -35,6 +35,10 @@ class IndexLockedError(RagError):
     """Another process is writing this index (one writer at a time)."""
 
 
+class VectorStoreError(RagError):
+    """The vector store the settings name (a Milvus server or Milvus Lite folder) cannot be reached or used."""
+
+
 class IndexWriteError(RagError):
     """The index folder cannot be written (disk full, read-only, no permission); the previous build is intact."""
 

@@ -139,6 +139,21 @@ class Settings(BaseSettings):
     ray_workers: int = Field(2, ge=1, description="Embedding actors for engine ray, each loading the model once.")
     ray_worker_cpus: int = Field(1, ge=1, description="CPUs (and torch threads) of each Ray embedding actor.")
 
+    vector_store: str = Field(
+        "index",
+        description="Where dense search runs: 'index' (FAISS over the index folder's own segments), "
+        "'milvus-lite:PATH' (an embedded Milvus Lite folder) or 'http://host:19530' (a Milvus server); a build "
+        "writes the vectors there too (README: Beyond one machine).",
+    )
+    milvus_collection: str = Field(
+        "rag_passages",
+        pattern=r"^[A-Za-z_][A-Za-z0-9_]{0,254}$",
+        description="The Milvus collection holding this index's vectors (one index per collection).",
+    )
+    milvus_token: SecretStr | None = Field(
+        None, description="Credentials for a Milvus server with authentication ('user:password' or an API key)."
+    )
+
     follow_symlinks: bool = Field(
         False,
         description="Follow symbolic links to files that stay inside the indexed folder. Links whose target lies "
@@ -201,7 +216,18 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address rag serve listens on.")
     port: int = Field(8000, ge=1, le=65535, description="Port rag serve listens on.")
 
-    @field_validator("api_key", "link_secret", "reranker", mode="before")
+    @field_validator("vector_store")
+    @classmethod
+    def _known_store(cls, value: str) -> str:
+        value = value.strip()
+        lite = value.startswith("milvus-lite:") and value.removeprefix("milvus-lite:").strip()
+        if value != "index" and not lite and not value.startswith(("http://", "https://")):
+            raise ValueError(
+                f"vector_store {value!r} is not a store: use 'index', 'milvus-lite:PATH' or 'http://host:19530'"
+            )
+        return value
+
+    @field_validator("api_key", "link_secret", "reranker", "milvus_token", mode="before")
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value

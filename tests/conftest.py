@@ -52,6 +52,64 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
         )
 
 
+# Vector stores -----------------------------------------------------------------------------------------------
+
+VECTOR_STORES = ["index", "milvus-lite", "milvus"]
+"""Where dense search runs: the index's own FAISS segments, Milvus Lite, a real Milvus server on loopback."""
+
+
+@pytest.fixture(scope="session")
+def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The URI of a real Milvus standalone server (the ``milvus`` PyPI package) on loopback for the session,
+    stopped by its process id at the end; skipped with the reason where it cannot start."""
+    from milvus_for_tests import MilvusUnavailable, running_milvus
+
+    try:
+        with running_milvus(tmp_path_factory.mktemp("milvus-server")) as uri:
+            yield uri
+    except MilvusUnavailable as exc:
+        pytest.skip(f"no Milvus server here: {exc}")
+
+
+def store_settings(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Settings that put an index's vectors in ``kind`` of store, in a collection of its own."""
+    import uuid
+
+    collection = f"test_{uuid.uuid4().hex[:12]}"
+    if kind == "milvus-lite":
+        return {"vector_store": f"milvus-lite:{tmp_path / 'milvus.db'}", "milvus_collection": collection}
+    if kind == "milvus":
+        return {"vector_store": request.getfixturevalue("milvus_server"), "milvus_collection": collection}
+    return {"vector_store": "index"}
+
+
+@pytest.fixture(params=VECTOR_STORES)
+def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
+    """Each vector store in turn, as settings to ``model_copy`` in."""
+    return store_settings(request.param, request, tmp_path)
+
+
+def seed_index_on(kind: str, request: pytest.FixtureRequest, settings: Settings, embedder: Embedder) -> Searcher:
+    """A searcher over a fresh index of a copy of the seed corpus whose vectors are in ``kind`` of store."""
+    from rag.index.reader import open_index
+
+    folder = request.getfixturevalue("tmp_path_factory").mktemp(f"seeds-on-{kind}")
+    settings = settings.model_copy(update=store_settings(kind, request, folder))
+    shutil.copytree(SEEDS, folder / "seeds")
+    build_index([folder / "seeds"], settings, index_dir=folder / "index", embedder=embedder)
+    return Searcher(open_index(folder / "index", settings), embedder, settings)
+
+
+@pytest.fixture(scope="session", params=VECTOR_STORES)
+def standin_store_searcher(
+    request: pytest.FixtureRequest, standin_settings: Settings, standin_embedder: Embedder
+) -> Iterator[Searcher]:
+    """The seed corpus on each vector store in turn (stand-in model)."""
+    searcher = seed_index_on(request.param, request, standin_settings, standin_embedder)
+    yield searcher
+    searcher.close()
+
+
 # The real model ----------------------------------------------------------------------------------------------
 
 

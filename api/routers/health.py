@@ -1,12 +1,12 @@
-"""GET /health (the process is up) and GET /ready (the index and model are loaded); both answer HEAD too, which
-load balancers probe with."""
+"""GET /health (the process is up) and GET /ready (the index, its vector store and the model are loaded, with their
+counts); both answer HEAD too, which load balancers probe with."""
 
 from __future__ import annotations
 
 from fastapi import APIRouter, Request
 
 from api.dependencies import SearcherDep
-from api.schemas import HealthOut, ReadyOut
+from api.schemas import HealthOut, ReadyOut, VectorStoreOut
 
 router = APIRouter(tags=["health"])
 
@@ -21,6 +21,7 @@ def health() -> HealthOut:
 @router.head("/ready", response_model=ReadyOut)
 def ready(searcher: SearcherDep, request: Request) -> ReadyOut:
     manifest = searcher.manifest
+    store = searcher.index.vectors.status()
     return ReadyOut(
         model=manifest.model.name,
         dimension=manifest.model.dimension,
@@ -30,5 +31,8 @@ def ready(searcher: SearcherDep, request: Request) -> ReadyOut:
         index_built_at=manifest.created_at,
         mode=searcher.settings.mode,
         reranker=searcher.reranker.name if searcher.reranker else None,
+        vector_store=VectorStoreOut(
+            kind=store.kind, address=store.location if store.kind == "milvus" else None, vectors=store.vectors
+        ),
         reload_error=reloader.last_error if (reloader := getattr(request.app.state, "reloader", None)) else None,
     )

@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, IndexWriteError, NoDocumentsError, RagError
+from rag.index.dense.mirror import MirrorReport, VectorMirror
 from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, cache_key, embed_with_cache
 from rag.index.lock import LOCK_NAME, writer_lock
 from rag.index.manifest import (
@@ -84,6 +85,8 @@ class BuildReport:
     """False when the previous build was updated in place of a full rebuild."""
     changed: bool = True
     """False when nothing changed: no new build was written."""
+    vector_store: MirrorReport | None = None
+    """What the build wrote to and deleted from a Milvus store (None: the vectors are the index's own)."""
 
 
 def build_index(
@@ -121,7 +124,11 @@ def build_index(
             try:
                 cache = cache_path or index_dir / CACHE_NAME
                 target = BuildTarget(index_dir, settings, list(paths), cache, started, keep_others)
-                return _sync(target, embedder, progress, full)
+                mirror = VectorMirror.before_build(index_dir, settings)
+                report = _sync(target, embedder, progress, full)
+                if mirror is not None:
+                    report = replace(report, vector_store=mirror.after_build(progress))
+                return report
             except (OSError, sqlite3.Error):
                 _remove_unfinished(index_dir)
                 raise
@@ -178,7 +185,7 @@ class BuildTarget:
         settings = self.settings
         return SegmentLayout(
             LexicalInfo.from_settings(settings).tokenizer(), settings.bm25_titles, settings.hnsw_threshold,
-            HnswParameters(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search),
+            HnswParameters.from_settings(settings),
         )  # fmt: skip
 
 
@@ -511,9 +518,10 @@ def _current_manifest(index_dir: Path) -> Manifest | None:
 
 def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
     """The current index if it can be updated in place: same format, model, chunking and BM25 settings, and
-    whole. Anything else means a full rebuild (said in the log, never an error)."""
+    whole. Anything else means a full rebuild (said in the log, never an error). Opened on its own segments
+    whatever the vector store: a build never searches, and the store is brought in step after it."""
     try:
-        index = open_index(index_dir, settings, deferred=True)
+        index = open_index(index_dir, settings.model_copy(update={"vector_store": "index"}), deferred=True)
     except IndexNotFoundError:
         return None
     except RagError as exc:

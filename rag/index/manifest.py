@@ -160,9 +160,14 @@ def file_info(index_dir: Path, path: Path) -> FileInfo:
 
 
 def write_manifest(index_dir: Path, manifest: Manifest) -> None:
-    """Replace the manifest atomically: write a temporary file, fsync it, rename it over the old one."""
-    temporary = index_dir / f".{MANIFEST_NAME}.{manifest.build_id}.tmp"
-    temporary.write_text(manifest.to_json(), encoding="utf-8")
+    """Replace the manifest atomically."""
+    replace_file(index_dir / MANIFEST_NAME, manifest.to_json(), manifest.build_id)
+
+
+def replace_file(path: Path, text: str, build_id: str) -> None:
+    """Replace a file of the index atomically: write a temporary file, fsync it, rename it over the old one."""
+    temporary = path.parent / f".{path.name}.{build_id}.tmp"
+    temporary.write_text(text, encoding="utf-8")
     fsync_path(temporary)
-    os.replace(temporary, index_dir / MANIFEST_NAME)
-    fsync_path(index_dir)
+    os.replace(temporary, path)
+    fsync_path(path.parent)

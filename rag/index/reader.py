@@ -14,11 +14,12 @@ from dataclasses import dataclass
 from functools import cached_property
 from pathlib import Path
 
-import faiss
 import numpy as np
 
 from rag.errors import IndexCorruptError, IndexMismatchError
 from rag.index.arrays import joined
+from rag.index.dense import StoreLocation, VectorSearch, open_vector_search
+from rag.index.dense.segments import SegmentSearch
 from rag.index.lexical import BM25, top_units
 from rag.index.manifest import Manifest, file_sha256, read_manifest
 from rag.index.segment import FileInfo, Segment
@@ -61,11 +62,12 @@ class Index:
         self.document_live = joined([s.live_documents(live) for s, live in zip(segments, lives, strict=True)], bool)
         tokenizer = manifest.lexical.tokenizer()
         k1, b = manifest.lexical.k1, manifest.lexical.b
-        self.vectors = DenseSearch(self)
+        self.settings = settings
+        self.vectors: VectorSearch = SegmentSearch(self)
+        """Dense search: over the segments, or the Milvus collection ``open_index`` puts here."""
         self.lexical = PassageSearch(self, BM25([s.passages for s in segments], tokenizer, k1=k1, b=b))
         self.documents = DocumentSearch(self, BM25([s.documents for s in segments], tokenizer, k1=k1, b=b))
         self.store = IndexStore(self)
-        self.settings = settings
         self._closed = False
 
     def close(self) -> None:
@@ -73,6 +75,7 @@ class Index:
         raises ``sqlite3.ProgrammingError``."""
         if not self._closed:
             self._closed = True
+            self.vectors.close()
             for segment in self.segments:
                 segment.release()
 
@@ -116,44 +119,6 @@ class Index:
             everything = allowed is None and segment.info.deleted_chunks == 0
             masks.append(None if everything else searchable[self.offsets[n] : self.offsets[n + 1]])
         return masks
-
-
-class DenseSearch:
-    """Inner-product search over every segment's vectors, merged into one ranking by chunk id."""
-
-    def __init__(self, index: Index) -> None:
-        self.index = index
-
-    def __len__(self) -> int:
-        return int(self.index.live.sum())
-
-    def search(self, queries: np.ndarray, k: int, allowed: Selection | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """Top-``k`` ``(scores, ids)`` per query, best first, equal scores by the smaller id; ``-1`` pads ids (and
-        ``0`` scores) where fewer passages may be returned. Each query is searched alone, so a question gets the
-        same results alone as in a batch."""
-        queries = np.ascontiguousarray(queries, dtype=np.float32)
-        if k < 1:
-            raise ValueError(f"k must be at least 1, got {k}")
-        # OpenMP's thread count is per thread: a server's worker threads start with one per core and contend
-        # (README: 110 ms against 13 ms per search over HTTP before it was set in each of them)
-        faiss.omp_set_num_threads(self.index.settings.faiss_threads)
-        masks = self.index.segment_masks(allowed)
-        scores = np.zeros((len(queries), k), dtype=np.float32)
-        ids = np.full((len(queries), k), -1, dtype=np.int64)
-        for row, query in enumerate(queries):
-            found_scores, found_ids = [], []
-            for segment, mask in zip(self.index.segments, masks, strict=True):
-                if len(segment) == 0 or (mask is not None and not mask.any()):
-                    continue
-                values, positions = segment.vectors.search(query, k, mask)
-                found_scores.append(values)
-                found_ids.append(np.asarray(segment.ids)[positions])
-            if not found_scores:
-                continue
-            values, chunk_ids = np.concatenate(found_scores), np.concatenate(found_ids)
-            order = np.lexsort((chunk_ids, -values))[:k]
-            scores[row, : len(order)], ids[row, : len(order)] = values[order], chunk_ids[order]
-        return scores, ids
 
 
 class PassageSearch:
@@ -315,7 +280,9 @@ def open_index(
     """Open the index in ``index_dir`` for reading, after checking it was built with ``settings.model`` and that
     its files have their recorded sizes (``verify``: their checksums too). Segments ``previous`` (an index open
     before) has open already are shared, not opened again: a reload costs what changed. ``deferred``: HNSW graphs
-    are read on first use, for a build that may only need the stores (a service reads them before it answers)."""
+    are read on first use, for a build that may only need the stores (a service reads them before it answers).
+    Dense search goes to the store ``settings.vector_store`` names (a Milvus store must be in step with this
+    build, or ``VectorStoreError``); over Milvus the segments' graphs are never read."""
     index_dir = Path(index_dir)
     manifest = read_manifest(index_dir)
     if manifest.model.name != settings.model:
@@ -326,7 +293,8 @@ def open_index(
     for info in manifest.files.values():
         _check_file(index_dir / info.name, info, verify=verify)
     reusable = {s.info.name: s for s in previous.segments} if previous is not None else {}
-    hnsw = HnswParameters(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
+    deferred = deferred or StoreLocation.parse(settings.vector_store).is_milvus
+    hnsw = HnswParameters.from_settings(settings)
     segments: list[Segment] = []
     try:
         for info in manifest.segments:
@@ -350,6 +318,11 @@ def open_index(
             f"index in {index_dir}/ holds {int(index.live.sum())} live passages, the manifest says "
             f"{manifest.counts['chunks']}; rebuild the index with rag index"
         )
+    try:
+        index.vectors = open_vector_search(index, settings)
+    except BaseException:
+        index.close()
+        raise
     return index
 
 

@@ -144,6 +144,12 @@ class Segment:
             self.store.close()
 
 
+def live_chunk_ids(index_dir: Path, info: SegmentInfo) -> np.ndarray:
+    """The chunk ids of a segment not deleted, read from its files without opening it."""
+    ids = np.load(index_dir / info.name / "chunk_ids.npy", mmap_mode="r")
+    return np.setdiff1d(ids, _deletions(index_dir, info), assume_unique=True)
+
+
 def _deletions(index_dir: Path, info: SegmentInfo) -> np.ndarray:
     """The chunk ids the commit point records as deleted from a segment."""
     return np.load(index_dir / info.deletions.name) if info.deletions else np.zeros(0, dtype=np.int64)

@@ -16,6 +16,8 @@ from pathlib import Path
 import faiss
 import numpy as np
 
+from rag.settings import Settings
+
 logger = logging.getLogger(__name__)
 
 GATHER_FRACTION = 0.1
@@ -35,6 +37,10 @@ class HnswParameters:
     m: int = 32
     ef_construction: int = 200
     ef_search: int = 192
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> HnswParameters:
+        return cls(settings.hnsw_m, settings.hnsw_ef_construction, settings.hnsw_ef_search)
 
 
 class SegmentVectors:

@@ -17,7 +17,7 @@ from rag.index.embedding_cache import CACHE_NAME
 from rag.index.reader import open_index
 from rag.search.searcher import Searcher
 from rag.types import SearchFilters
-from tests.conftest import write_bytes
+from tests.conftest import store_settings, write_bytes
 
 TOPICS = ["harbour lighthouse", "orchard apples", "glacier ice", "violin concert", "desert caravan", "rocket launch"]
 
@@ -39,9 +39,10 @@ def sources(searcher: Searcher, query: str, k: int = 50, **filters) -> list[str]
 
 
 def test_deletes_across_segments_and_merges_keep_what_a_full_build_finds(
-    tmp_path: Path, standin_settings, standin_embedder
+    tmp_path: Path, standin_settings, standin_embedder, vector_store
 ) -> None:
-    settings = standin_settings.model_copy(update={"max_segments": 3})
+    """On every vector store: the updated index (vectors in the store) answers as a full build on FAISS."""
+    settings = standin_settings.model_copy(update={"max_segments": 3, **vector_store})
     corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
     for n in range(30):
         write_note(corpus, n)
@@ -55,12 +56,14 @@ def test_deletes_across_segments_and_merges_keep_what_a_full_build_finds(
     manifest = report.manifest
     assert manifest.counts["documents"] == 30 and len(manifest.segments) == 3
     assert any("merge" in s.name for s in manifest.segments)  # the fourth segment made the policy merge two
-    full = build_index([corpus], settings, index_dir=tmp_path / "full", embedder=standin_embedder)
+    faiss_settings = settings.model_copy(update={"vector_store": "index"})
+    full = build_index([corpus], faiss_settings, index_dir=tmp_path / "full", embedder=standin_embedder)
     with (
         Searcher(open_index(index_dir, settings), standin_embedder, settings) as updated,
-        Searcher(open_index(tmp_path / "full", settings), standin_embedder, settings) as fresh,
+        Searcher(open_index(tmp_path / "full", faiss_settings), standin_embedder, faiss_settings) as fresh,
     ):
         assert updated.index.store.count_chunks() == fresh.index.store.count_chunks() == full.chunks
+        assert updated.index.vectors.status().vectors == full.chunks  # deleted passages left the store too
         assert [d.source for d in updated.index.store.documents()] == [d.source for d in fresh.index.store.documents()]
         for query in ("code1x1", "code1x0", "code3x3", "note 11", "glacier ice", "Version 2 of note 2"):
             for mode in ("bm25", "dense", "hybrid"):
@@ -90,11 +93,17 @@ def reference_sources(corpus: Path, source: str | None, date_from: str | None, d
     return found
 
 
-@pytest.mark.parametrize("hnsw_threshold", [1, 1_000_000], ids=["hnsw", "exact"])
+@pytest.mark.parametrize(
+    ("store", "hnsw_threshold"),
+    [("index", 1), ("index", 1_000_000), ("milvus-lite", 1_000_000), ("milvus", 1_000_000)],
+    ids=["hnsw", "exact", "milvus-lite", "milvus"],
+)
 def test_filters_match_a_brute_force_reference_on_exact_and_approximate_segments(
-    tmp_path: Path, standin_settings, standin_embedder, hnsw_threshold: int, monkeypatch
+    tmp_path: Path, standin_settings, standin_embedder, store: str, hnsw_threshold: int, monkeypatch, request
 ) -> None:
-    settings = standin_settings.model_copy(update={"hnsw_threshold": hnsw_threshold, "max_segments": 2})
+    """Filters resolved in SQL, then searched on FAISS segments (exact or HNSW) or through Milvus."""
+    update = {"hnsw_threshold": hnsw_threshold, "max_segments": 2, **store_settings(store, request, tmp_path)}
+    settings = standin_settings.model_copy(update=update)
     corpus = tmp_path / "notes"
     for n in range(60):
         write_note(corpus, n)

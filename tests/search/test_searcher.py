@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from conftest import CITATION_FIELDS, DEV_QUESTIONS
+from conftest import CITATION_FIELDS, DEV_QUESTIONS, seed_index_on
 
 from rag.batch import answer_questions, read_questions
 from rag.errors import InvalidQueryError
@@ -38,8 +38,25 @@ def test_dev_questions_are_answered_in_the_top_3(seed_searcher) -> None:
     assert len(found) >= 14, f"answers found in the top 3 for only {found}"
 
 
-def test_every_result_of_every_dev_question_satisfies_the_citation_contract(standin_searcher) -> None:
-    seed_searcher = standin_searcher
+@pytest.mark.slow
+@pytest.mark.model
+@pytest.mark.parametrize("store", ["milvus-lite", "milvus"])
+def test_dev_questions_get_the_same_passages_on_milvus_as_on_faiss(seed_searcher, settings, embedder, store, request):
+    questions = read_questions(DEV_QUESTIONS)
+    with seed_index_on(store, request, settings, embedder) as on_milvus:
+        for mode in ("dense", "hybrid"):
+            for question in questions:
+                got = on_milvus.search(question.question, 5, mode=mode)
+                want = seed_searcher.search(question.question, 5, mode=mode)
+                assert [(Path(h.citation.source).name, h.citation.start, h.citation.end) for h in got] == [
+                    (Path(h.citation.source).name, h.citation.start, h.citation.end) for h in want
+                ], (mode, question.question)
+                assert [h.score for h in got] == pytest.approx([h.score for h in want], abs=1e-5)
+
+
+def test_every_result_of_every_dev_question_satisfies_the_citation_contract(standin_store_searcher) -> None:
+    """On every vector store."""
+    seed_searcher = standin_store_searcher
     encodings = {d.doc_id: d.encoding for d in seed_searcher.index.store.documents()}
     questions = read_questions(DEV_QUESTIONS)
     checked = 0
