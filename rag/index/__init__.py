@@ -5,4 +5,4 @@ writer lock, merged when segments pile up, opened as one index with size checks 
 Where each part lives: ``plan`` (what a sync does), ``build`` (doing it), ``writer`` (a new segment), ``segment``
 (one opened segment), ``merge`` (merge policy), ``manifest`` (the commit point), ``lock`` (one writer),
 ``reader`` (the opened index and its views), ``store``, ``vectors``, ``lexical`` (one segment's parts),
-``embedding_cache`` (vectors already computed)."""
+``embedding_cache`` (vectors already computed), ``dense`` (dense search on the segments or a Milvus collection)."""

@@ -155,3 +155,23 @@ def test_a_selection_keeping_nothing_searches_nothing(tmp_path: Path, standin_se
         assert ids.tolist() == [[-1] * 4] and scores.tolist() == [[0.0] * 4]
         scores, ids = index.vectors.search(standin_embedder.embed_queries(["note"]), 4)
         assert sorted(ids[0][:3].tolist()) == sorted(index.ids.tolist()) and ids[0][3] == -1
+
+
+def test_a_dropped_collection_is_written_again_by_the_next_build(
+    tmp_path: Path, standin_settings, standin_embedder, request
+) -> None:
+    """The marker names the build, but the collection is gone (dropped, or another server at that address)."""
+    settings = lite(standin_settings, tmp_path, request)
+    corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
+    for n in range(5):
+        write_note(corpus, n)
+    first = build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    assert first.vector_store.added == 5 and first.vector_store.resynced
+    again = build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    assert not again.changed and again.vector_store.added == 0  # in step: nothing written
+    with MilvusCollection.connect(milvus.StoreLocation.parse(settings.vector_store), settings) as collection:
+        collection.drop()
+    healed = build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    assert not healed.changed and healed.vector_store.resynced and healed.vector_store.added == 5
+    with open_index(index_dir, settings) as index:
+        assert index.vectors.status().vectors == 5

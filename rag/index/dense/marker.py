@@ -21,6 +21,8 @@ class StoreMarker:
     chunks: int
     written_at: int = 0
     """Milvus's timestamp of the build's last write (0: it wrote nothing); readers search as of it."""
+    store: str = "milvus"
+    """``milvus-lite`` or ``milvus`` (a server: replicas may reach it under other names, so no address)."""
 
 
 def read_marker(index_dir: Path) -> StoreMarker | None:

@@ -223,7 +223,7 @@ class MilvusSearch:
         """Search through the collection, after checking it holds this build's vectors (the build writes a
         marker once the collection is in step with it)."""
         marker = read_marker(index.directory)
-        if marker is None or marker.collection != settings.milvus_collection:
+        if marker is None or (marker.collection, marker.store) != (settings.milvus_collection, location.kind):
             raise VectorStoreError(
                 f"the index in {index.directory}/ has not been written to Milvus collection "
                 f"{settings.milvus_collection!r}; run rag index with RAG_VECTOR_STORE={settings.vector_store}"
@@ -278,13 +278,14 @@ class MilvusSearch:
         limit = min(MAX_LIMIT, math.ceil(wanted * widen * 1.2) + STALE_MARGIN)
         first = self.collection.search(queries, limit, expression, self.ef_search, self.as_of)
         for row, (values, chunk_ids) in enumerate(first):
+            wider, exhausted = limit, len(chunk_ids) < limit
             values, chunk_ids = self._kept(values, chunk_ids, searchable)
-            wider = limit
-            while len(chunk_ids) < wanted and wider < MAX_LIMIT:  # stale rows or a scattered filter took places
+            while len(chunk_ids) < wanted and not exhausted and wider < MAX_LIMIT:  # stale or filtered out: wider
                 wider = min(MAX_LIMIT, wider * 4)
                 [(values, chunk_ids)] = self.collection.search(
                     queries[row : row + 1], wider, expression, self.ef_search, self.as_of
                 )
+                exhausted = len(chunk_ids) < wider
                 values, chunk_ids = self._kept(values, chunk_ids, searchable)
             if len(chunk_ids) < wanted and not expression and allowed is not None:
                 local_scores, local_ids = SegmentSearch(self.index).search(queries[row : row + 1], k, allowed)

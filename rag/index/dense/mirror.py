@@ -59,45 +59,74 @@ class VectorMirror:
         return cls(index_dir, settings, location, _live_ids_in_step(index_dir, settings))
 
     def after_build(self, progress: bool = False) -> MirrorReport:
-        """Bring the collection in step with the index's current build, then write the marker naming it."""
+        """Bring the collection in step with the index's current build, then write the marker naming it. A
+        collection that does not hold what the marker says (another server, a dropped collection) or that counts
+        otherwise after an update is rewritten whole."""
         manifest = read_manifest(self.index_dir)
         marker = read_marker(self.index_dir)
-        if marker is not None and (marker.collection, marker.build_id) == (self.settings.milvus_collection,
-                                                                            manifest.build_id):  # fmt: skip
-            return MirrorReport(self.shown, 0, 0, resynced=False)
+        before = self.before if _names(marker, self.settings, self.location) else None
         with (
             open_index(self.index_dir, self.settings.model_copy(update={"vector_store": "index"}),
                        deferred=True) as index,
             MilvusCollection.connect(self.location, self.settings) as collection,
         ):  # fmt: skip
             live = index.ids[index.live]
-            dimension = collection.dimension()
-            if dimension is not None and dimension != manifest.model.dimension:
-                logger.warning("Milvus collection %s holds %d-dimensional vectors: dropped", collection.name, dimension)
-                collection.drop()
-                dimension = None
-            if dimension is None:
-                collection.create(manifest.model.dimension, HnswParameters.from_settings(self.settings))
-            collection.load()
-            resync = self.before is None or dimension is None
-            if resync:
-                added, deleted = live, np.setdiff1d(collection.chunk_ids(manifest.next_chunk), live, assume_unique=True)
-            else:
-                added = np.setdiff1d(live, self.before, assume_unique=True)
-                deleted = np.setdiff1d(self.before, live, assume_unique=True)
-            collection.delete(deleted)
-            _upsert(index, collection, added, progress)
-            collection.flush()
-            written_at = collection.last_write() or (marker.written_at if marker else 0)
+            if not self._ready(collection, manifest.model.dimension):
+                before = None
+            elif marker is not None and _names(marker, self.settings, self.location):
+                if marker.build_id == manifest.build_id and collection.count() == marker.chunks:
+                    return MirrorReport(self.shown, 0, 0, resynced=False)  # in step already
+            added, deleted = self._write(index, collection, live, before, progress)
+            resynced = before is None
+            if collection.count() != len(live) and not resynced:  # the collection was not what the marker said
+                logger.warning("Milvus collection %s counts otherwise than the index: rewriting it", collection.name)
+                added, deleted = self._write(index, collection, live, None, progress)
+                resynced = True
             held = collection.count()
             if held != len(live):
                 raise VectorStoreError(
                     f"Milvus collection {collection.name!r} holds {held} vectors after the build, the index "
                     f"{len(live)}; run rag index again to write it whole"
                 )
-        write_marker(self.index_dir, StoreMarker(collection.name, manifest.build_id, len(live), written_at), manifest)
-        logger.info("Milvus collection %s: %d vectors written, %d deleted", collection.name, len(added), len(deleted))
-        return MirrorReport(self.shown, len(added), len(deleted), resynced=resync)
+            written_at = collection.last_write() or (marker.written_at if marker else 0)
+        stored = StoreMarker(collection.name, manifest.build_id, len(live), written_at, self.location.kind)
+        write_marker(self.index_dir, stored, manifest)
+        logger.info("Milvus collection %s: %d vectors written, %d deleted", collection.name, added, deleted)
+        return MirrorReport(self.shown, added, deleted, resynced=resynced)
+
+    def _ready(self, collection: MilvusCollection, dimension: int) -> bool:
+        """The collection exists for vectors of ``dimension`` and is loaded; False when it had to be made (a
+        collection of another dimension is dropped first)."""
+        found = collection.dimension()
+        if found is not None and found != dimension:
+            logger.warning("Milvus collection %s holds %d-dimensional vectors: dropped", collection.name, found)
+            collection.drop()
+            found = None
+        if found is None:
+            collection.create(dimension, HnswParameters.from_settings(self.settings))
+        collection.load()
+        return found is not None
+
+    def _write(
+        self, index, collection: MilvusCollection, live: np.ndarray, before: np.ndarray | None, progress: bool
+    ) -> tuple[int, int]:
+        """Deletes, then writes: the difference from ``before`` (the live ids the collection held), or without it
+        every live vector, and every other id the collection holds deleted. Returns (written, deleted)."""
+        if before is None:
+            held = collection.chunk_ids(index.manifest.next_chunk)
+            added, deleted = live, np.setdiff1d(held, live, assume_unique=True)
+        else:
+            added = np.setdiff1d(live, before, assume_unique=True)
+            deleted = np.setdiff1d(before, live, assume_unique=True)
+        collection.delete(deleted)
+        _upsert(index, collection, added, progress)
+        collection.flush()
+        return len(added), len(deleted)
+
+
+def _names(marker: StoreMarker | None, settings: Settings, location: StoreLocation) -> bool:
+    """Whether the marker speaks of this collection on this kind of store."""
+    return marker is not None and (marker.collection, marker.store) == (settings.milvus_collection, location.kind)
 
 
 def _live_ids_in_step(index_dir: Path, settings: Settings) -> np.ndarray | None:
@@ -107,7 +136,7 @@ def _live_ids_in_step(index_dir: Path, settings: Settings) -> np.ndarray | None:
         manifest = read_manifest(index_dir)
     except RagError:
         return None
-    if marker is None or marker.collection != settings.milvus_collection or marker.build_id != manifest.build_id:
+    if not _names(marker, settings, StoreLocation.parse(settings.vector_store)) or marker.build_id != manifest.build_id:
         return None
     try:
         ids = [live_chunk_ids(index_dir, info) for info in manifest.segments]
