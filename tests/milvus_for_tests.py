@@ -34,6 +34,10 @@ def running_milvus(data_dir: Path, start_timeout: float = 240.0) -> Iterator[str
     """The URI of a Milvus server with its data in ``data_dir``, for the duration of the block."""
     if importlib.util.find_spec("milvus") is None:
         raise MilvusUnavailable("the milvus package is not installed (pip install milvus==2.3.5)")
+    if _listening(ETCD_PORT):
+        raise MilvusUnavailable(
+            f"127.0.0.1:{ETCD_PORT} is taken (another Milvus server runs here; its embedded etcd always listens there)"
+        )
     port = free_port()
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
@@ -41,6 +45,7 @@ def running_milvus(data_dir: Path, start_timeout: float = 240.0) -> Iterator[str
             [sys.executable, "-c", "import sys, milvus; sys.exit(milvus.main())", "--data", str(data_dir),
              "--proxy-port", str(port)],
             stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True,
+            preexec_fn=_interrupt_when_parent_dies,
         )  # fmt: skip
     uri = f"http://127.0.0.1:{port}"
     try:
@@ -48,6 +53,22 @@ def running_milvus(data_dir: Path, start_timeout: float = 240.0) -> Iterator[str
         yield uri
     finally:
         _stop(process)
+
+
+ETCD_PORT = 2379
+
+
+def _listening(port: int) -> bool:
+    with socket.socket() as sock:
+        return sock.connect_ex(("127.0.0.1", port)) == 0
+
+
+def _interrupt_when_parent_dies() -> None:
+    """(in the child, before exec) SIGINT when the test process dies, killed or not: the wrapper then stops the
+    server, which would otherwise hold the host's one etcd port after a killed test run."""
+    import ctypes
+
+    ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGINT)  # PR_SET_PDEATHSIG
 
 
 def _wait_until_ready(process: subprocess.Popen, uri: str, port: int, timeout: float, log_path: Path) -> None:

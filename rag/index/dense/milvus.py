@@ -13,6 +13,7 @@ import logging
 import math
 import socket
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from itertools import pairwise
@@ -49,6 +50,11 @@ CONNECT_SECONDS = 5.0
 """How long a server address may stay silent before a clear error (pymilvus alone retries for a minute)."""
 ID_WINDOW = 500_000
 """Chunk ids listed per query when a collection is checked whole (4 MB of ids)."""
+INDEX_STALL_SECONDS = 120.0
+"""How long a build waits for Milvus's indexing to move before it lets readers at what it wrote anyway."""
+SMALL_SEGMENT_ROWS = 1024
+"""Milvus builds no index for a segment smaller than this (``minSegmentNumRowsToEnableIndex``): it is searched
+exactly."""
 STALE_MARGIN = 16
 """Results asked beyond ``k``: rows a newer build has written but this reader's build does not hold."""
 
@@ -165,6 +171,34 @@ class MilvusCollection:
         with self._errors("flush"):
             self.client.flush(self.name)
 
+    def wait_until_indexed(self, stall: float = INDEX_STALL_SECONDS) -> bool:
+        """Wait until every row is in a loaded segment that is searched through its HNSW index (or exactly, when
+        too small to get one): until then a server searches new rows through an interim IVF index (SciFact dense
+        nDCG@10 0.6818 against 0.7038 right after the writes), and a segment carries its index a few seconds
+        after the index is built. False when nothing moved for ``stall`` seconds."""
+        progress, moved = -1, time.monotonic()
+        while (done := self._indexed_rows()) is not True:
+            if done != progress:
+                progress, moved = done, time.monotonic()
+            elif time.monotonic() - moved > stall:
+                return False
+            time.sleep(0.5)
+        return True
+
+    def _indexed_rows(self) -> int | bool:
+        """True when every row is searched as it will be; else how far the server has come (rows)."""
+        with self._errors("describe the index of"):
+            state = self.client.describe_index(self.name, "vector")
+        total, indexed = int(state.get("total_rows", 0)), int(state.get("indexed_rows", 0))
+        if int(state.get("pending_index_rows", 0)) or indexed < total:
+            return indexed
+        if self.location.kind == "milvus-lite" or total == 0:  # Lite indexes as it seals, and lists no segments
+            return True
+        with self._errors("list the segments of"):
+            loaded = self.client.list_loaded_segments(self.name)
+        ready = sum(s.num_rows for s in loaded if s.index_name or s.num_rows < SMALL_SEGMENT_ROWS)
+        return True if loaded and ready >= sum(s.num_rows for s in loaded) else indexed + ready
+
     def search(
         self, queries: np.ndarray, limit: int, expression: str, ef: int, as_of: int = 0
     ) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -176,7 +210,7 @@ class MilvusCollection:
         with self._errors("search"):
             results = self.client.search(
                 self.name, data=queries.tolist(), filter=expression, limit=limit, search_params=params,
-                output_fields=[], **consistency,
+                output_fields=["chunk_id"], **consistency,
             )  # fmt: skip
         return [
             (np.asarray([h.distance for h in hits], dtype=np.float32), np.asarray([h.id for h in hits], dtype=np.int64))

@@ -88,6 +88,9 @@ class VectorMirror:
                     f"Milvus collection {collection.name!r} holds {held} vectors after the build, the index "
                     f"{len(live)}; run rag index again to write it whole"
                 )
+            if not collection.wait_until_indexed():
+                logger.warning("Milvus is still indexing collection %s: searches may miss some answers until "
+                               "it is done", collection.name)  # fmt: skip
             written_at = collection.last_write() or (marker.written_at if marker else 0)
         stored = StoreMarker(collection.name, manifest.build_id, len(live), written_at, self.location.kind)
         write_marker(self.index_dir, stored, manifest)
