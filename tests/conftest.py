@@ -54,9 +54,6 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 
 # Vector stores -----------------------------------------------------------------------------------------------
 
-VECTOR_STORES = ["index", "milvus-lite", "milvus"]
-"""Where dense search runs: the index's own FAISS segments, Milvus Lite, a real Milvus server on loopback."""
-
 
 @pytest.fixture(scope="session")
 def milvus_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
@@ -83,12 +80,6 @@ def store_settings(kind: str, request: pytest.FixtureRequest, tmp_path: Path) ->
     return {"vector_store": "index"}
 
 
-@pytest.fixture(params=VECTOR_STORES)
-def vector_store(request: pytest.FixtureRequest, tmp_path: Path) -> dict[str, str]:
-    """Each vector store in turn, as settings to ``model_copy`` in."""
-    return store_settings(request.param, request, tmp_path)
-
-
 def seed_index_on(kind: str, request: pytest.FixtureRequest, settings: Settings, embedder: Embedder) -> Searcher:
     """A searcher over a fresh index of a copy of the seed corpus whose vectors are in ``kind`` of store."""
     from rag.index.reader import open_index
@@ -100,11 +91,12 @@ def seed_index_on(kind: str, request: pytest.FixtureRequest, settings: Settings,
     return Searcher(open_index(folder / "index", settings), embedder, settings)
 
 
-@pytest.fixture(scope="session", params=VECTOR_STORES)
+@pytest.fixture(scope="session", params=["index", "milvus-lite"])
 def standin_store_searcher(
     request: pytest.FixtureRequest, standin_settings: Settings, standin_embedder: Embedder
 ) -> Iterator[Searcher]:
-    """The seed corpus on each vector store in turn (stand-in model)."""
+    """The seed corpus on FAISS and on Milvus Lite (stand-in model; on a server, citations are checked through
+    the service and the real model's answers compared)."""
     searcher = seed_index_on(request.param, request, standin_settings, standin_embedder)
     yield searcher
     searcher.close()

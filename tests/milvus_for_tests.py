@@ -39,6 +39,7 @@ def running_milvus(data_dir: Path, start_timeout: float = 240.0) -> Iterator[str
             f"127.0.0.1:{ETCD_PORT} is taken (another Milvus server runs here; its embedded etcd always listens there)"
         )
     port = free_port()
+    data_dir.mkdir(parents=True, exist_ok=True)
     log_path = data_dir / "server.log"
     with log_path.open("wb") as log:
         process = subprocess.Popen(

@@ -38,11 +38,14 @@ def sources(searcher: Searcher, query: str, k: int = 50, **filters) -> list[str]
     return [h.citation.source.rsplit("/", 1)[-1] for h in hits]
 
 
+@pytest.mark.parametrize("store", ["index", "milvus-lite"])
 def test_deletes_across_segments_and_merges_keep_what_a_full_build_finds(
-    tmp_path: Path, standin_settings, standin_embedder, vector_store
+    tmp_path: Path, standin_settings, standin_embedder, store: str, request
 ) -> None:
-    """On every vector store: the updated index (vectors in the store) answers as a full build on FAISS."""
-    settings = standin_settings.model_copy(update={"max_segments": 3, **vector_store})
+    """On FAISS and Milvus Lite: the updated index answers as a full build on FAISS. (On a Milvus server, deletes
+    are tested through the service: ``tests/api/test_vector_store_service.py``.)"""
+    update = {"max_segments": 3, **store_settings(store, request, tmp_path)}
+    settings = standin_settings.model_copy(update=update)
     corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
     for n in range(30):
         write_note(corpus, n)
