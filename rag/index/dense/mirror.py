@@ -21,7 +21,7 @@ from rag.index.dense.location import StoreLocation
 from rag.index.dense.marker import StoreMarker, read_marker, write_marker
 from rag.index.dense.milvus import WRITE_BATCH, MilvusCollection
 from rag.index.manifest import read_manifest
-from rag.index.reader import open_index
+from rag.index.reader import Index, open_index
 from rag.index.segment import live_chunk_ids
 from rag.index.vectors import HnswParameters
 from rag.settings import Settings
@@ -111,7 +111,7 @@ class VectorMirror:
         return found is not None
 
     def _write(
-        self, index, collection: MilvusCollection, live: np.ndarray, before: np.ndarray | None, progress: bool
+        self, index: Index, collection: MilvusCollection, live: np.ndarray, before: np.ndarray | None, progress: bool
     ) -> tuple[int, int]:
         """Deletes, then writes: the difference from ``before`` (the live ids the collection held), or without it
         every live vector, and every other id the collection holds deleted. Returns (written, deleted)."""
@@ -148,7 +148,7 @@ def _live_ids_in_step(index_dir: Path, settings: Settings) -> np.ndarray | None:
     return np.sort(np.concatenate(ids)) if ids else np.zeros(0, dtype=np.int64)
 
 
-def _upsert(index, collection: MilvusCollection, chunk_ids: np.ndarray, progress: bool) -> None:
+def _upsert(index: Index, collection: MilvusCollection, chunk_ids: np.ndarray, progress: bool) -> None:
     """The vectors of ``chunk_ids``, read segment by segment from the index, written to the collection."""
     bar = tqdm(total=len(chunk_ids), desc="writing to Milvus", unit="vector", disable=not progress)
     try:
