@@ -33,6 +33,14 @@ def lite(settings: Settings, tmp_path: Path, request) -> Settings:
     return settings.model_copy(update=store_settings("milvus-lite", request, tmp_path))
 
 
+def notes_on_lite(settings: Settings, tmp_path: Path, request, notes: int) -> tuple[Settings, Path, Path]:
+    """Settings on Milvus Lite, a folder of ``notes`` notes, and where their index goes: (settings, corpus, index)."""
+    corpus = tmp_path / "notes"
+    for n in range(notes):
+        write_note(corpus, n)
+    return lite(settings, tmp_path, request), corpus, tmp_path / "idx"
+
+
 def test_a_filter_becomes_ranges_of_chunk_ids_or_a_list_or_nothing(monkeypatch) -> None:
     ids = np.asarray([3, 4, 5, 9, 10, 20], dtype=np.int64)
     searchable = np.asarray([True, True, False, True, True, True])
@@ -79,10 +87,7 @@ def test_scattered_filters_find_what_faiss_finds(
 def test_a_collection_out_of_step_is_refused_and_the_next_build_writes_it_whole(
     tmp_path: Path, standin_settings, standin_embedder, request
 ) -> None:
-    settings = lite(standin_settings, tmp_path, request)
-    corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
-    for n in range(12):
-        write_note(corpus, n)
+    settings, corpus, index_dir = notes_on_lite(standin_settings, tmp_path, request, 12)
     build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
     assert read_marker(index_dir).chunks == 12
     # A build whose Milvus writes were cut short: the commit point moved on, the marker did not.
@@ -144,12 +149,9 @@ def test_a_lite_folder_another_process_holds_is_named_in_the_error(tmp_path: Pat
 
 
 def test_a_selection_keeping_nothing_searches_nothing(tmp_path: Path, standin_settings, standin_embedder, request):
-    settings = lite(standin_settings, tmp_path, request)
-    corpus = tmp_path / "notes"
-    for n in range(3):
-        write_note(corpus, n)
-    build_index([corpus], settings, index_dir=tmp_path / "idx", embedder=standin_embedder)
-    with open_index(tmp_path / "idx", settings) as index:
+    settings, corpus, index_dir = notes_on_lite(standin_settings, tmp_path, request, 3)
+    build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
+    with open_index(index_dir, settings) as index:
         nothing = Selection(np.zeros(len(index.ids), dtype=bool))
         scores, ids = index.vectors.search(standin_embedder.embed_queries(["note"]), 4, nothing)
         assert ids.tolist() == [[-1] * 4] and scores.tolist() == [[0.0] * 4]
@@ -161,10 +163,7 @@ def test_a_dropped_collection_is_written_again_by_the_next_build(
     tmp_path: Path, standin_settings, standin_embedder, request
 ) -> None:
     """The marker names the build, but the collection is gone (dropped, or another server at that address)."""
-    settings = lite(standin_settings, tmp_path, request)
-    corpus, index_dir = tmp_path / "notes", tmp_path / "idx"
-    for n in range(5):
-        write_note(corpus, n)
+    settings, corpus, index_dir = notes_on_lite(standin_settings, tmp_path, request, 5)
     first = build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
     assert first.vector_store.added == 5 and first.vector_store.resynced
     again = build_index([corpus], settings, index_dir=index_dir, embedder=standin_embedder)
