@@ -77,7 +77,11 @@ class Settings(BaseSettings):
     bm25_b: float = Field(0.4, ge=0.0, le=1.0, description="BM25 length normalisation (fixed at index time).")
     bm25_stem: bool = Field(True, description="Stem BM25 terms with the Snowball stemmer of `language`.")
     bm25_stopwords: bool = Field(True, description="Drop the stop words of `language` from BM25 terms.")
-    bm25_titles: bool = Field(True, description="Index a document's title with each of its passages in BM25.")
+    bm25_titles: bool = Field(
+        True,
+        description="Index each passage in BM25 with the document's title and the passage's heading path (and, for "
+        "a table cut in pieces, its header row), as the model embeds it.",
+    )
     reranker: str | None = Field(
         None,
         description="Cross-encoder (local folder or cached model name) that reranks the top candidates; off when "

@@ -18,10 +18,11 @@ from rag.index.segment import FileInfo, SegmentInfo
 from rag.ingest.reading import shorten
 from rag.settings import Settings
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 """2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown); 4: text
 extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings; 5: BM25 over whole
-documents beside BM25 over passages; 6: segments with deletions, BM25 statistics taken at query time."""
+documents beside BM25 over passages; 6: segments with deletions, BM25 statistics taken at query time; 7: passages
+in BM25 with their heading paths and table headers, DOCX titles from the Title paragraph."""
 
 
 MANIFEST_NAME = "manifest.json"

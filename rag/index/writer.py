@@ -23,7 +23,8 @@ from rag.types import Chunk, Document, SentenceVectors
 
 @dataclass(frozen=True)
 class SegmentLayout:
-    """How segments are written: BM25 tokenizer and titles, and the size from which vectors get an HNSW graph."""
+    """How segments are written: the BM25 tokenizer, whether BM25 reads passages with their titles and headings,
+    and the size from which vectors get an HNSW graph."""
 
     tokenizer: LexicalTokenizer
     titles: bool
@@ -72,7 +73,8 @@ class SegmentWriter:
         self._vectors.write(np.ascontiguousarray(vectors, dtype=np.float32).tobytes())
         titles = {d.doc_id: d.title for d in documents} if self.layout.titles else {}
         tokenize = self.layout.tokenizer
-        self._passages.add(tokenize(_titled(titles.get(c.doc_id), c.text)) for c in chunks)
+        contextual = self.layout.titles
+        self._passages.add(tokenize(_with_context(titles.get(c.doc_id), c) if contextual else c.text) for c in chunks)
         self._documents.add(tokenize(_titled(titles.get(d.doc_id), d.text)) for d in documents)
         self._chunk_documents.append(np.asarray([number[c.doc_id] for c in chunks], dtype=np.int32))
         self._ids.append(np.asarray(ids, dtype=np.int64))
@@ -150,6 +152,16 @@ def _offsets(ranges: Sequence) -> np.ndarray:
 
 def _titled(title: str | None, text: str) -> str:
     return f"{title}\n{text}" if title else text
+
+
+def _with_context(title: str | None, chunk: Chunk) -> str:
+    """A passage as BM25 reads it (with titles on): the document's title and the context the model sees with the
+    passage (its heading path, a cut table's header row), then its text. A question naming a section or a table's
+    column then matches the passages under it, as it does in the dense search."""
+    context, title = chunk.context or "", (title or "").strip()  # the chunker embeds the title stripped
+    if title and context != title and not context.startswith(f"{title}\n"):  # no title line: titles not embedded
+        context = f"{title}\n{context}" if context else title
+    return f"{context}\n{chunk.text}" if context else chunk.text
 
 
 def _copy_rows(

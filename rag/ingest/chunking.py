@@ -150,7 +150,7 @@ class Chunker:
         breaks = line_breaks(doc.text)
         chunks: list[Chunk] = []
         for region in _regions(doc):
-            context = "\n".join(x for x in (title, region.section) if x) or None
+            context = "\n".join(dict.fromkeys(x for x in (title, region.section) if x)) or None  # a title heading once
             if context and self.count_tokens([context])[0] > self.max_tokens // 4:
                 context = title  # a heading path that long would crowd out the passage; it stays in the citation
             if region.table is not None:

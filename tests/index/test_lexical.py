@@ -1,5 +1,6 @@
 """BM25 beside the vectors: our tokenizer (Snowball stems, stop words, CJK bigrams) and the bm25s index over chunk
-ids (ranking, filtering, ties by id, a round trip through disk)."""
+ids (ranking, filtering, ties by id, a round trip through disk); passages read with their headings and table
+headers."""
 
 from __future__ import annotations
 
@@ -8,8 +9,11 @@ from pathlib import Path
 import bm25s
 import numpy as np
 import pytest
+from conftest import write_bytes
 
+from rag.index.build import build_index
 from rag.index.lexical import BM25, LexicalTokenizer, Postings, PostingsBuilder, top_units
+from rag.index.reader import open_index
 
 
 def test_tokenizer_stems_drops_stop_words_and_splits_cjk_into_bigrams() -> None:
@@ -81,3 +85,37 @@ def test_words_of_a_script_with_one_language_are_stemmed_for_it_whatever_the_set
     assert english("остеопорозом") == english("остеопороза") == ["остеопороз"]
     assert english("The files") == ["file"]  # Latin words keep the configured language's stemmer
     assert LexicalTokenizer("en", stem=False)("πίνει files") == ["πίνει", "files"]
+
+
+def test_passages_are_found_by_words_of_their_heading_path_and_their_tables_header(
+    tmp_path: Path, standin_settings, standin_embedder
+) -> None:
+    """BM25 reads each passage with the context the model embeds with it: a question naming a section or a table's
+    column matches every passage under it, not only the first (which holds the heading line itself)."""
+    filler = " ".join(f"Sentence {n} talks about ordinary matters of the day." for n in range(40))
+    rows = "\n".join(f"| app{n} | {n + 10} MB | {n} MB |" for n in range(60))
+    text = (
+        f"# Release notes\n\n## Deflate compression levels\n\n{filler}\n\n## Sizes\n\n"
+        f"| Application | Original weight | Patchsize |\n|---|---|---|\n{rows}\n"
+    )
+    write_bytes(tmp_path / "docs" / "notes.md", text.encode())
+    counts = {}
+    for titles in (True, False):
+        settings = standin_settings.model_copy(update={"bm25_titles": titles})
+        report = build_index(
+            [tmp_path / "docs"], settings, index_dir=tmp_path / f"idx-{titles}", embedder=standin_embedder
+        )
+        with open_index(report.index_dir, settings) as index:
+            chunks = index.store.chunks(index.store.chunk_doc_ids())
+            under = {  # the section's passages; the table's pieces (not the heading line before it)
+                "deflate": {i for i, c in chunks.items() if c.section == "Release notes > Deflate compression levels"},
+                "patchsize": {i for i, c in chunks.items() if c.text.startswith("| ")},
+            }
+            for word, expected in under.items():
+                _, ids = index.lexical.search([word], 100)
+                found = {int(i) for i in ids[0] if i >= 0}
+                assert len(expected) >= 3 and found <= expected, (word, found, expected)
+                counts[(word, titles)] = len(found)
+                if titles:
+                    assert found == expected
+    assert counts[("deflate", False)] == counts[("patchsize", False)] == 1  # only the passage holding the words

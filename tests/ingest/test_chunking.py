@@ -4,6 +4,7 @@ token limits, sentence boundaries, overlap."""
 from __future__ import annotations
 
 import random
+from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
 
@@ -12,7 +13,7 @@ from conftest import SEEDS
 
 from rag.ingest.chunking import Chunker
 from rag.ingest.loading import load_corpus
-from rag.types import Document
+from rag.types import Document, Section
 
 
 def make_doc(text: str, *, title: str | None = None, body_start: int = 0) -> Document:
@@ -109,6 +110,14 @@ def test_body_start_excludes_header_and_title_is_context_only(tokenizer) -> None
     assert chunk.embed_text == "A Title\nBody sentence one. Body sentence two."
     plain = Chunker(tokenizer, chunk_tokens=64, overlap_tokens=0, max_tokens=254, embed_titles=False).chunk(doc)
     assert plain[0].context is None and plain[0].embed_text == plain[0].text
+    text = "Release notes\n\nWhat changed.\n\nSizes\n\nSmaller updates."
+    headed = make_doc(text, title="Release notes")
+    headed = replace(
+        headed, sections=[Section(0, 29, "Release notes"), Section(29, len(text), "Release notes > Sizes")]
+    )
+    first, second = Chunker(tokenizer, chunk_tokens=64, overlap_tokens=0, max_tokens=254).chunk(headed)
+    assert first.context == "Release notes"  # the title that is also the root heading, once
+    assert second.context == "Release notes\nRelease notes > Sizes"
 
 
 def test_non_english_text_is_chunked(tokenizer) -> None:

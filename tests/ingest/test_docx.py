@@ -8,6 +8,7 @@ import inspect
 import io
 import re
 import sys
+import zipfile
 from pathlib import Path
 
 import docx
@@ -262,3 +263,113 @@ def test_deeply_nested_tables_need_no_recursion() -> None:
     finally:
         sys.setrecursionlimit(limit)
     assert isinstance(results[0], Document) and results[0].text.split() == [f"level{d}" for d in range(60)]
+
+
+def with_parts(document: docx.document.Document, parts: dict[str, tuple[str, str, str]], drop: str = "") -> bytes:
+    """The saved file with extra parts (``name: (relationship type, content type, XML)``) related to the document
+    part, and the package relationship whose type ends with ``drop`` (if any) removed."""
+    buffer = io.BytesIO()
+    document.save(buffer)
+    rel_ns = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/"
+    out = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as target:
+        for item in source.infolist():
+            data = source.read(item.filename).decode("utf-8") if item.filename.endswith((".xml", ".rels")) else None
+            if item.filename == "word/_rels/document.xml.rels":
+                extra = "".join(
+                    f'<Relationship Id="rIdX{n}" Type="{rel_ns}{rel}" Target="{name.removeprefix("word/")}"/>'
+                    for n, (name, (rel, _, _)) in enumerate(parts.items())
+                )
+                data = data.replace("</Relationships>", extra + "</Relationships>")
+            elif item.filename == "[Content_Types].xml":
+                extra = "".join(
+                    f'<Override PartName="/{name}" ContentType="{ct}"/>' for name, (_, ct, _) in parts.items()
+                )
+                data = data.replace("</Types>", extra + "</Types>")
+            elif item.filename == "_rels/.rels" and drop:
+                data = re.sub(rf'<Relationship [^>]*Type="[^"]*{drop}"[^>]*/>', "", data)
+            target.writestr(item, data.encode("utf-8") if data is not None else source.read(item.filename))
+        for name, (_, _, xml) in parts.items():
+            target.writestr(name, xml)
+    return out.getvalue()
+
+
+def notes_part(kind: str, notes: dict[int, str]) -> str:
+    separators = "".join(
+        f'<w:{kind} w:type="{t}" w:id="{i}"><w:p><w:r><w:separator/></w:r></w:p></w:{kind}>'
+        for i, t in ((-1, "separator"), (0, "continuationSeparator"))
+    )
+    bodies = "".join(
+        f'<w:{kind} w:id="{i}"><w:p><w:r><w:{kind}Ref/></w:r><w:r><w:t xml:space="preserve"> {text}</w:t></w:r></w:p>'
+        f"</w:{kind}>"
+        for i, text in notes.items()
+    )
+    return f'<?xml version="1.0" encoding="UTF-8"?><w:{kind}s {NS}>{separators}{bodies}</w:{kind}s>'
+
+
+def load_bytes(data: bytes) -> Document:
+    results = list(load_extracted(Path("x.docx"), data))
+    assert len(results) == 1 and isinstance(results[0], Document), results
+    return results[0]
+
+
+def test_footnotes_and_endnotes_follow_what_refers_to_them_numbered_as_word_shows_them() -> None:
+    document = docx.Document()
+    document.add_heading("Method", level=1)
+    add_xml(
+        document,
+        '<w:p><w:r><w:t>The sample was small.</w:t></w:r><w:r><w:footnoteReference w:id="7"/></w:r>'
+        '<w:r><w:t xml:space="preserve"> It was weighed.</w:t></w:r><w:r><w:endnoteReference w:id="2"/></w:r></w:p>',
+    )
+    add_xml(
+        document,
+        '<w:tbl><w:tr><w:tc><w:p><w:r><w:t>Dose</w:t></w:r><w:r><w:footnoteReference w:id="3"/></w:r></w:p></w:tc>'
+        "<w:tc><w:p><w:r><w:t>5 mg</w:t></w:r></w:p></w:tc></w:tr></w:tbl>",
+    )
+    document.add_paragraph("Closing words.")
+    ct = "application/vnd.openxmlformats-officedocument.wordprocessingml.{}+xml"
+    data = with_parts(
+        document,
+        {
+            "word/footnotes.xml": (
+                "footnotes",
+                ct.format("footnotes"),
+                notes_part("footnote", {3: "Per kilogram of body weight.", 7: "Twelve mice in all."}),
+            ),
+            "word/endnotes.xml": (
+                "endnotes",
+                ct.format("endnotes"),
+                notes_part("endnote", {2: "On a calibrated scale."}),
+            ),
+        },
+    )
+    doc = load_bytes(data)
+    blocks = paragraphs(doc.text)
+    assert blocks == [
+        "Method",
+        "The sample was small. It was weighed.",
+        "[1] Twelve mice in all.",
+        "[i] On a calibrated scale.",
+        "Dose | 5 mg",
+        "[2] Per kilogram of body weight.",
+        "Closing words.",
+    ]
+    assert section_of(doc, "Twelve mice") == "Method" and "separator" not in doc.text
+
+
+def test_title_is_the_stored_one_else_the_title_paragraph_never_one_python_docx_invents() -> None:
+    titled = docx.Document()
+    titled.core_properties.title = "Stored Title"
+    titled.add_paragraph("Shown Title", style="Title")
+    assert extract(titled).title == "Stored Title"
+
+    untitled = docx.Document()
+    untitled.core_properties.title = "  "
+    untitled.add_paragraph("Personal Essay", style="Title")
+    untitled.add_paragraph("Write at least 1200 words.")
+    assert extract(untitled).title == "Personal Essay"
+
+    bare = docx.Document()  # no core-properties part at all: python-docx would call it "Word Document"
+    bare.add_paragraph("Just a line.")
+    doc = load_bytes(with_parts(bare, {}, drop="core-properties"))
+    assert doc.title is None and doc.text == "Just a line."

@@ -11,8 +11,9 @@ from __future__ import annotations
 import io
 import re
 import zipfile
-from collections.abc import Iterator
-from typing import NamedTuple
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from typing import Any, NamedTuple
 
 from lxml import etree
 
@@ -52,20 +53,25 @@ _SYMBOL_FONTS = {"symbol": _SYMBOL, "wingdings": _WINGDINGS, "wingdings 2": _WIN
 
 _SKIP_INLINE = {W + t for t in ("pPr", "rPr", "del", "moveFrom", "instrText", "delText", "sdtPr", "sdtEndPr")}
 _SKIP_INLINE |= {MC + "Fallback"}
+_NOTE_REFERENCES = {W + "footnoteReference": "footnote", W + "endnoteReference": "endnote"}
 _TRANSPARENT_BLOCKS = {W + t for t in ("sdtContent", "customXml", "ins", "moveTo", "txbxContent", "smartTag")}
 
 
 class _Event(NamedTuple):
-    """One step of the body walk: a paragraph (``"p"``, its text, its heading level or 0) or the start of a table,
-    row or cell (``"tbl"``, ``"tr"``, ``"tc"``) or the end of a table (``"/tbl"``)."""
+    """One step of the body walk: a paragraph (``"p"``, its text, its heading level or 0, the footnotes and endnotes
+    it refers to) or the start of a table, row or cell (``"tbl"``, ``"tr"``, ``"tc"``) or the end of a table
+    (``"/tbl"``)."""
 
     kind: str
     text: str = ""
     level: int = 0
+    notes: tuple[tuple[str, str], ...] = ()
+    """``("footnote" | "endnote", w:id)`` of each note referenced, in order."""
 
 
 def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str | None:
-    """Paragraphs (with their text boxes), headings and tables, in body order; returns the core title."""
+    """Paragraphs (with their text boxes), headings and tables, in body order, each footnote and endnote as a
+    paragraph of its own after the paragraph (or table) that refers to it; returns the document's title."""
     import docx
 
     _check_inflation(data, limits)
@@ -74,9 +80,13 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
     except Exception as exc:  # python-docx raises zip, XML or package errors for anything that is not DOCX
         raise UnreadableError(f"not a readable DOCX ({type(exc).__name__}: {shorten(str(exc))})") from None
     open_tables: list[list[list[list[str]]]] = []  # tables being read, innermost last: rows of cells of lines
-    for event in _walk(document.element.body, *_style_levels(document.styles.element)):
+    styles = _Styles.read(document.styles.element)
+    notes = _Notes.read(document)
+    pending: list[tuple[str, str]] = []  # notes referred to in a table, added after it
+    for event in _walk(document.element.body, styles.levels, styles.default):
         if builder.full:
             break
+        pending.extend(event.notes)
         if event.kind == "tbl":
             open_tables.append([])
         elif event.kind == "tr":
@@ -97,8 +107,83 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
             builder.heading(event.level, event.text)
         else:
             builder.block(event.text)
-    title = document.core_properties.title
-    return _PRIVATE_USE.sub(UNKNOWN, title) if title else None
+        if not open_tables:
+            for note in pending:
+                builder.block(notes.labelled(note))
+            pending.clear()
+    return _document_title(document, styles)
+
+
+def _document_title(document: Any, styles: _Styles) -> str | None:
+    """The title in the file's core properties, else the text of its first paragraph styled Title (what Word shows
+    as the title). A file without a core-properties part has no stored title: python-docx would make one up
+    ("Word Document"), so the part is looked for before it is read."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    package = document.part.package
+    if any(rel.reltype == RELATIONSHIP_TYPE.CORE_PROPERTIES for rel in package.rels.values()):
+        stored = " ".join((document.core_properties.title or "").split())
+        if stored:
+            return _PRIVATE_USE.sub(UNKNOWN, stored)
+    for paragraph in document.element.body.iterchildren(W + "p"):
+        style = paragraph.find(f"{W}pPr/{W}pStyle")
+        if style is not None and style.get(W + "val") in styles.titles:
+            if text := " ".join(_paragraph(paragraph)[0].split()):
+                return text
+    return None
+
+
+@dataclass
+class _Notes:
+    """The footnotes and endnotes parts' texts by ``(kind, w:id)``, and each note's number in the order the body
+    first refers to it: footnotes 1, 2, 3 and endnotes i, ii, iii, as Word numbers them by default."""
+
+    texts: dict[tuple[str, str], str]
+    given: set[tuple[str, str]] = field(default_factory=set)
+    counts: dict[str, int] = field(default_factory=dict)
+
+    @classmethod
+    def read(cls, document: Any) -> _Notes:
+        from docx.opc.constants import RELATIONSHIP_TYPE
+
+        texts: dict[tuple[str, str], str] = {}
+        parser = etree.XMLParser(resolve_entities=False, no_network=True)
+        for kind, reltype in (("footnote", RELATIONSHIP_TYPE.FOOTNOTES), ("endnote", RELATIONSHIP_TYPE.ENDNOTES)):
+            for rel in document.part.rels.values():
+                if rel.reltype != reltype or rel.is_external:
+                    continue
+                try:
+                    root = etree.fromstring(rel.target_part.blob, parser)
+                except etree.XMLSyntaxError:
+                    continue  # a damaged notes part loses the notes, not the document
+                for note in root.iterchildren(W + kind):
+                    if note.get(W + "type") in ("separator", "continuationSeparator", "continuationNotice"):
+                        continue
+                    lines = [" ".join(_paragraph(p)[0].split()) for p in note.iter(W + "p")]
+                    texts[(kind, note.get(W + "id", ""))] = "\n".join(line for line in lines if line)
+        return cls(texts)
+
+    def labelled(self, note: tuple[str, str]) -> str:
+        """The note's text after its number in brackets (``[2]``, ``[iv]``); empty for an unknown or empty note, or
+        one already given."""
+        text = self.texts.get(note)
+        if not text or note in self.given:
+            return ""
+        self.given.add(note)
+        kind = note[0]
+        number = self.counts[kind] = self.counts.get(kind, 0) + 1
+        return f"[{number if kind == 'footnote' else _roman(number)}] {text}"
+
+
+def _roman(number: int) -> str:
+    """Lower-case Roman numerals (Word's default for endnotes)."""
+    digits = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"),
+              (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))  # fmt: skip
+    result = ""
+    for value, letters in digits:
+        count, number = divmod(number, value)
+        result += letters * count
+    return result
 
 
 def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> Iterator[_Event]:
@@ -115,9 +200,9 @@ def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> I
         tag = element.tag
         children: etree._Element | None = element
         if tag == W + "p":
-            text, boxes = _paragraph(element)
+            text, boxes, notes = _paragraph(element)
             level = 0 if in_box else _paragraph_level(element, levels, default_style)
-            stack.append(_Event("p", text, level))
+            stack.append(_Event("p", text, level, tuple(notes)))
             stack.extend((child, True) for box in reversed(boxes) for child in reversed(box))
             continue
         if tag == W + "tbl":
@@ -141,12 +226,14 @@ def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> I
             stack.extend((child, in_box) for child in reversed(children))
 
 
-def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element]]:
+def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element], list[tuple[str, str]]]:
     """A paragraph's text and its text boxes (``w:txbxContent``, read once: ``mc:Choice`` is taken, its VML
     ``mc:Fallback`` copy skipped). Runs inside hyperlinks, smart tags, content controls, fields and tracked
-    insertions count; deletions and field instructions do not. Breaks are newlines, tabs are tabs."""
+    insertions count; deletions and field instructions do not. Breaks are newlines, tabs are tabs. Also returns the
+    footnotes and endnotes the paragraph refers to."""
     parts: list[str] = []
     boxes: list[etree._Element] = []
+    notes: list[tuple[str, str]] = []
     stack = list(reversed(paragraph))
     while stack:
         element = stack.pop()
@@ -170,13 +257,15 @@ def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element]]:
                 parts.append(CHECKED if _on(state if state is not None else box.find(W + "default")) else UNCHECKED)
         elif tag == W + "txbxContent":
             boxes.append(element)
+        elif tag in _NOTE_REFERENCES:
+            notes.append((_NOTE_REFERENCES[tag], element.get(W + "id", "")))
         elif tag == MC + "AlternateContent":
             stack.extend(element.findall(MC + "Choice")[:1] or element.findall(MC + "Fallback"))
         elif tag == W + "sdt" and (box := element.find(f"{W}sdtPr/{W14}checkbox")) is not None:
             parts.append(CHECKED if _on(box.find(W14 + "checked"), W14) else UNCHECKED)
         else:
             stack.extend(reversed(element))
-    return _PRIVATE_USE.sub(UNKNOWN, "".join(parts)), boxes
+    return _PRIVATE_USE.sub(UNKNOWN, "".join(parts)), boxes, notes
 
 
 def _run_text(t: etree._Element) -> str:
@@ -240,32 +329,51 @@ def _split_parallel_lines(rows: list[list[str]]) -> list[list[str]]:
     return result
 
 
-def _style_levels(styles: etree._Element) -> tuple[dict[str, int], str]:
-    """Heading level of each paragraph style id: its outline level (``w:outlineLvl``, which Word sets on headings
-    whatever the language of their names) or else its built-in name (``Title`` is 1, ``heading N`` is N), else its
-    base style's; and the id of the default paragraph style (for paragraphs that name none)."""
-    own: dict[str, int | None] = {}
-    based_on: dict[str, str] = {}
-    default = ""
-    for style in styles.iterchildren(W + "style"):
-        if style.get(W + "type") != "paragraph" or not (style_id := style.get(W + "styleId")):
-            continue
-        outline = style.find(f"{W}pPr/{W}outlineLvl")
-        name = style.find(W + "name")
-        name = name.get(W + "val", "") if name is not None else ""
-        own[style_id] = _outline_level(outline) if outline is not None else _name_level(name)
-        if (base := style.find(W + "basedOn")) is not None:
-            based_on[style_id] = base.get(W + "val", "")
-        if style.get(W + "default") in ("1", "true", "on"):
-            default = style_id
-    levels: dict[str, int] = {}
-    for style_id in own:
-        seen, current = set(), style_id
-        while own.get(current) is None and current in based_on and current not in seen:
-            seen.add(current)
-            current = based_on[current]
-        levels[style_id] = own.get(current) or 0
-    return levels, default
+@dataclass(frozen=True)
+class _Styles:
+    """What the paragraph styles say: each style id's heading level, the default paragraph style's id, and the ids
+    of styles that are (or are based on) the built-in Title."""
+
+    levels: dict[str, int]
+    default: str
+    titles: frozenset[str]
+
+    @classmethod
+    def read(cls, styles: etree._Element) -> _Styles:
+        """A style's heading level is its outline level (``w:outlineLvl``, which Word sets on headings whatever the
+        language of their names) or else its built-in name's (``Title`` is 1, ``heading N`` is N), else its base
+        style's."""
+        own: dict[str, int | None] = {}
+        based_on: dict[str, str] = {}
+        named_title: set[str] = set()
+        default = ""
+        for style in styles.iterchildren(W + "style"):
+            if style.get(W + "type") != "paragraph" or not (style_id := style.get(W + "styleId")):
+                continue
+            outline = style.find(f"{W}pPr/{W}outlineLvl")
+            name = style.find(W + "name")
+            name = name.get(W + "val", "") if name is not None else ""
+            own[style_id] = _outline_level(outline) if outline is not None else _name_level(name)
+            if name.lower() == "title":
+                named_title.add(style_id)
+            if (base := style.find(W + "basedOn")) is not None:
+                based_on[style_id] = base.get(W + "val", "")
+            if style.get(W + "default") in ("1", "true", "on"):
+                default = style_id
+        levels = {style_id: own.get(_first_base(style_id, based_on, lambda s: own.get(s) is not None)) or 0
+                  for style_id in own}  # fmt: skip
+        titles = frozenset(s for s in own if _first_base(s, based_on, named_title.__contains__) in named_title)
+        return cls(levels, default, titles)
+
+
+def _first_base(style_id: str, based_on: dict[str, str], wanted: Callable[[str], bool]) -> str:
+    """The style itself if ``wanted``, else the nearest style it is based on that is (the last one reached if
+    none is; a loop of ``basedOn`` ends the search)."""
+    seen, current = set(), style_id
+    while not wanted(current) and current in based_on and current not in seen:
+        seen.add(current)
+        current = based_on[current]
+    return current
 
 
 def _paragraph_level(paragraph: etree._Element, levels: dict[str, int], default_style: str) -> int:
