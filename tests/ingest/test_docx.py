@@ -365,7 +365,12 @@ def test_title_is_the_stored_one_else_the_title_paragraph_never_one_python_docx_
 
     untitled = docx.Document()
     untitled.core_properties.title = "  "
-    untitled.add_paragraph("Personal Essay", style="Title")
+    title_style = untitled.styles["Title"].style_id  # a template's title sits in a content control
+    add_xml(
+        untitled,
+        f'<w:sdt><w:sdtContent><w:p><w:pPr><w:pStyle w:val="{title_style}"/></w:pPr><w:r><w:t>Personal Essay</w:t>'
+        "</w:r></w:p></w:sdtContent></w:sdt>",
+    )
     untitled.add_paragraph("Write at least 1200 words.")
     assert extract(untitled).title == "Personal Essay"
 

@@ -125,7 +125,7 @@ def _document_title(document: Any, styles: _Styles) -> str | None:
         stored = " ".join((document.core_properties.title or "").split())
         if stored:
             return _PRIVATE_USE.sub(UNKNOWN, stored)
-    for paragraph in document.element.body.iterchildren(W + "p"):
+    for paragraph in document.element.body.iter(W + "p"):  # in content controls and text boxes too (cover pages)
         style = paragraph.find(f"{W}pPr/{W}pStyle")
         if style is not None and style.get(W + "val") in styles.titles:
             if text := " ".join(_paragraph(paragraph)[0].split()):
