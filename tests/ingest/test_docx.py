@@ -40,7 +40,11 @@ def add_xml(document: docx.document.Document, xml: str) -> None:
 def extract(document: docx.document.Document) -> Document:
     buffer = io.BytesIO()
     document.save(buffer)
-    results = list(load_extracted(Path("x.docx"), buffer.getvalue()))
+    return load_bytes(buffer.getvalue())
+
+
+def load_bytes(data: bytes) -> Document:
+    results = list(load_extracted(Path("x.docx"), data))
     assert len(results) == 1 and isinstance(results[0], Document), results
     assert not PRIVATE_USE.search(results[0].text)
     return results[0]
@@ -305,12 +309,6 @@ def notes_part(kind: str, notes: dict[int, str]) -> str:
         for i, text in notes.items()
     )
     return f'<?xml version="1.0" encoding="UTF-8"?><w:{kind}s {NS}>{separators}{bodies}</w:{kind}s>'
-
-
-def load_bytes(data: bytes) -> Document:
-    results = list(load_extracted(Path("x.docx"), data))
-    assert len(results) == 1 and isinstance(results[0], Document), results
-    return results[0]
 
 
 def test_footnotes_and_endnotes_follow_what_refers_to_them_numbered_as_word_shows_them() -> None:
