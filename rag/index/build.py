@@ -29,6 +29,7 @@ from tqdm.auto import tqdm
 
 from rag.embedding import Embedder
 from rag.errors import IndexNotFoundError, IndexWriteError, NoDocumentsError, RagError
+from rag.index.dense import own_vectors
 from rag.index.dense.mirror import MirrorReport, VectorMirror
 from rag.index.embedding_cache import CACHE_NAME, EmbeddingCache, cache_key, embed_with_cache
 from rag.index.lock import LOCK_NAME, writer_lock
@@ -521,7 +522,7 @@ def _reusable_index(index_dir: Path, settings: Settings) -> Index | None:
     whole. Anything else means a full rebuild (said in the log, never an error). Opened on its own segments
     whatever the vector store: a build never searches, and the store is brought in step after it."""
     try:
-        index = open_index(index_dir, settings.model_copy(update={"vector_store": "index"}), deferred=True)
+        index = open_index(index_dir, own_vectors(settings), deferred=True)
     except IndexNotFoundError:
         return None
     except RagError as exc:

@@ -11,13 +11,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rag.index.dense.location import StoreLocation, StoreStatus, VectorSearch
+from rag.index.dense.location import INDEX_STORE, StoreLocation, StoreStatus, VectorSearch
 
 if TYPE_CHECKING:
     from rag.index.reader import Index
     from rag.settings import Settings
 
-__all__ = ["StoreLocation", "StoreStatus", "VectorSearch", "open_vector_search"]
+__all__ = ["StoreLocation", "StoreStatus", "VectorSearch", "open_vector_search", "own_vectors"]
 
 
 def open_vector_search(index: Index, settings: Settings) -> VectorSearch:
@@ -30,3 +30,9 @@ def open_vector_search(index: Index, settings: Settings) -> VectorSearch:
     from rag.index.dense.milvus import MilvusSearch
 
     return MilvusSearch.open(index, location, settings)
+
+
+def own_vectors(settings: Settings) -> Settings:
+    """``settings`` with dense search on the index's own segments, whatever the store: for opening an index to
+    write or copy its vectors (a build, the mirror bringing a store in step), never to search through the store."""
+    return settings.model_copy(update={"vector_store": INDEX_STORE})

@@ -24,6 +24,10 @@ class StoreMarker:
     store: str = "milvus"
     """``milvus-lite`` or ``milvus`` (a server: replicas may reach it under other names, so no address)."""
 
+    def names(self, collection: str, store: str) -> bool:
+        """Whether the marker speaks of ``collection`` on this kind of ``store``."""
+        return (self.collection, self.store) == (collection, store)
+
 
 def read_marker(index_dir: Path) -> StoreMarker | None:
     try:

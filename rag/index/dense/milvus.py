@@ -257,7 +257,7 @@ class MilvusSearch:
         """Search through the collection, after checking it holds this build's vectors (the build writes a
         marker once the collection is in step with it)."""
         marker = read_marker(index.directory)
-        if marker is None or (marker.collection, marker.store) != (settings.milvus_collection, location.kind):
+        if marker is None or not marker.names(settings.milvus_collection, location.kind):
             raise VectorStoreError(
                 f"the index in {index.directory}/ has not been written to Milvus collection "
                 f"{settings.milvus_collection!r}; run rag index with RAG_VECTOR_STORE={settings.vector_store}"
@@ -368,8 +368,7 @@ def _check_reachable(location: StoreLocation) -> None:
     except OSError as exc:
         raise VectorStoreError(
             f"no Milvus server answers at {location.address} ({exc.strerror or exc}); start it, or set "
-            "RAG_VECTOR_STORE to "
-            "where it runs"
+            "RAG_VECTOR_STORE to where it runs"
         ) from exc
 
 

@@ -17,6 +17,7 @@ import numpy as np
 from tqdm.auto import tqdm
 
 from rag.errors import RagError, VectorStoreError
+from rag.index.dense import own_vectors
 from rag.index.dense.location import StoreLocation
 from rag.index.dense.marker import StoreMarker, read_marker, write_marker
 from rag.index.dense.milvus import WRITE_BATCH, MilvusCollection
@@ -62,27 +63,25 @@ class VectorMirror:
         """Bring the collection in step with the index's current build, then write the marker naming it. A
         collection that does not hold what the marker says (another server, a dropped collection) or that counts
         otherwise after an update is rewritten whole."""
-        manifest = read_manifest(self.index_dir)
         marker = read_marker(self.index_dir)
-        before = self.before if _names(marker, self.settings, self.location) else None
+        named = _names(marker, self.settings, self.location)
+        before = self.before if named else None
         with (
-            open_index(self.index_dir, self.settings.model_copy(update={"vector_store": "index"}),
-                       deferred=True) as index,
+            open_index(self.index_dir, own_vectors(self.settings), deferred=True) as index,
             MilvusCollection.connect(self.location, self.settings) as collection,
-        ):  # fmt: skip
-            live = index.ids[index.live]
+        ):
+            manifest, live = index.manifest, index.ids[index.live]
             if not self._ready(collection, manifest.model.dimension):
                 before = None
-            elif marker is not None and _names(marker, self.settings, self.location):
-                if marker.build_id == manifest.build_id and collection.count() == marker.chunks:
-                    return MirrorReport(self.shown, 0, 0, resynced=False)  # in step already
+            elif named and marker.build_id == manifest.build_id and collection.count() == marker.chunks:
+                return MirrorReport(self.shown, 0, 0, resynced=False)  # in step already
             added, deleted = self._write(index, collection, live, before, progress)
             resynced = before is None
-            if collection.count() != len(live) and not resynced:  # the collection was not what the marker said
+            held = collection.count()
+            if held != len(live) and not resynced:  # the collection was not what the marker said
                 logger.warning("Milvus collection %s counts otherwise than the index: rewriting it", collection.name)
                 added, deleted = self._write(index, collection, live, None, progress)
-                resynced = True
-            held = collection.count()
+                resynced, held = True, collection.count()
             if held != len(live):
                 raise VectorStoreError(
                     f"Milvus collection {collection.name!r} holds {held} vectors after the build, the index "
@@ -129,7 +128,7 @@ class VectorMirror:
 
 def _names(marker: StoreMarker | None, settings: Settings, location: StoreLocation) -> bool:
     """Whether the marker speaks of this collection on this kind of store."""
-    return marker is not None and (marker.collection, marker.store) == (settings.milvus_collection, location.kind)
+    return marker is not None and marker.names(settings.milvus_collection, location.kind)
 
 
 def _live_ids_in_step(index_dir: Path, settings: Settings) -> np.ndarray | None:
