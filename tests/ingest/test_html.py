@@ -268,3 +268,33 @@ def test_a_charset_declared_after_a_long_head_is_honoured() -> None:
 def test_an_xhtml_page_with_an_xml_declaration_is_read() -> None:
     html = '<?xml version="1.0" encoding="utf-8"?>\n' + page("Tides", f"<h1>Tides</h1>{paragraphs('tides', 3)}")
     assert extract(html).text.startswith("Tides\n\n")
+
+
+@pytest.mark.parametrize(
+    ("label", "encoding", "heading"),
+    [
+        ("iso-8859-1", "cp1252", "The \u201cCafé\u201d \u2013 Grünwald €"),  # curly quotes, dash, euro: cp1252 only
+        ("euc-kr", "cp949", "똠방각하 서울 카페"),  # 똠 is in windows-949, not in EUC-KR proper
+        ("gb2312", "gb18030", "咖啡馆 镕 北京"),  # 镕 is in GBK, not in GB2312
+        ("shift_jis", "cp932", "髙橋の喫茶店 東京"),  # 髙 (in names) is a windows-31J extension
+    ],
+)
+def test_a_declared_charset_is_read_as_browsers_read_it(label: str, encoding: str, heading: str) -> None:
+    """Pages declare the strict standard and use its Windows superset; a browser shows the superset's characters,
+    where Python's codec of the declared name would refuse the page or show control characters."""
+    html = page("x", f"<article><h1>{heading}</h1>{paragraphs('the harbour', 4, 3)}</article>")
+    data = html.replace('<meta charset="utf-8">', f'<meta charset="{label}">').encode(encoding)
+    with pytest.raises(UnicodeDecodeError if label != "iso-8859-1" else AssertionError):
+        assert data.decode(label) == html  # the strict codec alone gets it wrong
+    assert extract(data).text.startswith(f"{heading}\n\n")
+
+
+def test_a_page_declaring_utf16_in_ascii_bytes_is_read_as_utf8() -> None:
+    html = page("x", f"<article><h1>Grünwald café</h1>{paragraphs('the café', 4, 4)}</article>")
+    assert extract(html.replace('charset="utf-8"', 'charset="utf-16"')).text.startswith("Grünwald café\n\n")
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-32"])
+def test_a_utf16_or_utf32_page_is_read(encoding: str) -> None:
+    html = page("x", f"<article><h1>Grünwald café</h1>{paragraphs('the café', 4, 5)}</article>")
+    assert extract(html.encode(encoding)).text.startswith("Grünwald café\n\n")

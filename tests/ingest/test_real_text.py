@@ -4,6 +4,7 @@ line ends counted, and files that did not change not extracted again. Fixtures a
 
 from __future__ import annotations
 
+import codecs
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from journal_pdf import make_journal_pdf
 from rag.index.build import build_index
 from rag.index.lexical import LexicalTokenizer
 from rag.index.reader import open_index
-from rag.ingest.decoding import decode_bytes
+from rag.ingest.decoding import UndecodableFileError, decode_bytes
 from rag.ingest.loading import load_corpus
 from rag.search.citation import span_in
 from rag.search.searcher import Searcher
@@ -55,6 +56,36 @@ def test_each_legacy_encoding_is_decoded_to_the_text_that_was_encoded(encoding: 
     text = LEGACY_TEXTS[encoding]
     decoded, used = decode_bytes(text.encode(encoding))
     assert decoded == text, f"decoded as {used}"
+
+
+@pytest.mark.parametrize("encoding", ["utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"])
+def test_utf16_and_utf32_text_is_read_with_or_without_a_byte_order_mark(encoding: str) -> None:
+    """What Windows tools save as "Unicode": NUL bytes in every other position, which is not binary data."""
+    text = LEGACY_TEXTS["cp1251"] + "\n" + LEGACY_TEXTS["latin_1"]
+    decoded, used = decode_bytes(text.encode(encoding))
+    assert decoded == text
+    assert text.encode(encoding).decode(used) == decoded  # the recorded codec reads the same text back
+
+
+def test_nul_bytes_that_are_not_utf16_still_mean_binary() -> None:
+    image = bytes(range(256)) * 8 + b"\x00" * 512
+    with pytest.raises(UndecodableFileError, match="binary file"):
+        decode_bytes(image)
+    with pytest.raises(UndecodableFileError, match="marked as UTF-16 but byte"):
+        decode_bytes(codecs.BOM_UTF16_LE + "ok".encode("utf-16-le") + b"\x00\xdc")  # a lone low surrogate
+
+
+@pytest.mark.parametrize(("encoding", "language"), [("iso2022_jp", "shift_jis"), ("iso2022_kr", None)])
+def test_iso_2022_text_is_decoded_though_its_bytes_are_ascii(encoding: str, language: str | None) -> None:
+    text = (
+        LEGACY_TEXTS[language]
+        if language
+        else "서울에서 어제 기후 변화에 관한 학술 회의가 열렸습니다. 참가자들은 여름이 점점 더워지고 있다고 말했습니다."
+    )
+    data = text.encode(encoding)
+    assert data.isascii()  # valid UTF-8 too, which is what it was read as before
+    decoded, used = decode_bytes(data)
+    assert (decoded, used.startswith("iso2022")) == (text, True)
 
 
 def test_an_xml_declaration_names_the_encoding(tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import re
 import unicodedata
 from typing import TYPE_CHECKING, NamedTuple
 
-from rag.ingest.decoding import UndecodableFileError, decode_bytes
+from rag.ingest.decoding import UndecodableFileError, browser_codec, decode_bytes
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 
 if TYPE_CHECKING:
@@ -102,15 +102,16 @@ _HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
 
 
 def _decode_html(data: bytes) -> str:
-    """Decode with the charset the page declares in its <head> (a page that breaks its own declaration is refused,
-    not guessed at); with a byte order mark or without a declaration, as any text file. The <head> is searched up
-    to 64 KiB: pages declare their charset after long <title>s, scripts and styles."""
+    """Decode with the charset the page declares in its <head>, read as browsers read it (``browser_codec``; a
+    page that breaks its own declaration is refused, not guessed at); with a byte order mark or without a
+    declaration, as any text file. The <head> is searched up to 64 KiB: pages declare their charset after long
+    <title>s, scripts and styles."""
     window = data[:65_536]
     if end := _HEAD_END.search(window):
         window = window[: end.start()]
     declared = None if data.startswith(b"\xef\xbb\xbf") else _META_CHARSET.search(window)
     if declared:
-        charset = declared.group(1).decode("ascii").lower()
+        charset = browser_codec(declared.group(1).decode("ascii"))
         try:
             return data.decode(charset)
         except LookupError:
