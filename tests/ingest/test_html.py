@@ -262,7 +262,17 @@ def test_a_charset_declared_after_a_long_head_is_honoured() -> None:
     )
     assert extract(html.format("iso-8859-1").encode("iso-8859-1")).text.startswith("Café Grünwald\n\n")
     broken = html.format("utf-8").encode("utf-8").replace("Grünwald".encode(), b"Gr\xfcnwald")
-    assert skip_reason(broken).startswith("declares charset utf-8 but byte")
+    document, note = load_extracted(Path("x.html"), broken)
+    assert document.text.startswith("Café Gr\ufffdnwald\n\n")  # as a browser shows it, the rest intact
+    assert isinstance(note, SkippedFile) and note.reason.startswith(
+        "declares charset utf-8 but 1 byte sequence(s) are not valid utf-8 (the first at byte"
+    )
+
+
+def test_a_page_in_another_encoding_than_it_declares_is_read_in_its_own() -> None:
+    """A template's "UTF-8" over content saved in windows-1252: not one byte of it is UTF-8, so the bytes decide."""
+    html = page("x", f"<article><h1>Über uns – Gärtnerei</h1>{paragraphs('the garden', 4, 6)}</article>")
+    assert extract(html.encode("cp1252")).text.startswith("Über uns – Gärtnerei\n\n")
 
 
 def test_an_xhtml_page_with_an_xml_declaration_is_read() -> None:

@@ -189,6 +189,64 @@ def test_a_short_pdf_keeps_all_its_lines(tmp_path: Path) -> None:
     assert document.text.count("Journal of Coastal Engineering") == 3
 
 
+def test_text_in_a_font_of_almost_no_height_is_read(tmp_path: Path) -> None:
+    """Invisible text layers are sometimes set in a font a fraction of a point high: its lines have no height to
+    share, which once failed the whole file (``max()`` of no line)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=0.05)
+    pdf.set_xy(30, 40)
+    pdf.cell(0, 0.05, "Hidden layer: the ferry leaves at noon.")
+    write_bytes(tmp_path / "docs" / "layer.pdf", bytes(pdf.output()))
+    corpus = load_corpus([tmp_path / "docs"])
+    assert corpus.skipped == []
+    assert [d.text for d in corpus.documents] == ["Hidden layer: the ferry leaves at noon."]
+
+
+def test_a_filled_in_form_field_is_read_with_the_page(tmp_path: Path) -> None:
+    """A form's values live in widget annotations, not in the page's content: a viewer draws them, and so must
+    extraction (here the field even lacks a drawn appearance, as forms filled by other tools often do)."""
+    write_bytes(tmp_path / "docs" / "visa.pdf", _filled_form("Applicant's family name:", "Oyelaran-Whitfield"))
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert document.text == "Applicant's family name:\nOyelaran-Whitfield"
+
+
+def _filled_form(label: str, value: str) -> bytes:
+    """One page with ``label`` printed and a text field holding ``value``, flagged NeedAppearances."""
+    import io
+
+    from fpdf import FPDF
+    from pypdf import PdfReader, PdfWriter
+    from pypdf.generic import ArrayObject, BooleanObject, DictionaryObject, NameObject, RectangleObject
+    from pypdf.generic import TextStringObject as Text
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Helvetica", size=11)
+    pdf.set_xy(20, 20)
+    pdf.cell(0, 6, label)
+    writer = PdfWriter(clone_from=PdfReader(io.BytesIO(bytes(pdf.output()))))
+    field = {"/Subtype": NameObject("/Widget"), "/FT": NameObject("/Tx"), "/T": Text("name"), "/V": Text(value)}
+    field |= {"/Rect": RectangleObject([60, 700, 300, 720]), "/DA": Text("/Helv 11 Tf 0 g")}
+    annotation = writer.add_annotation(0, DictionaryObject({NameObject(k): v for k, v in field.items()}))
+    helvetica = {"/Type": "/Font", "/Subtype": "/Type1", "/BaseFont": "/Helvetica"}
+    fonts = DictionaryObject(
+        {NameObject("/Helv"): DictionaryObject({NameObject(k): NameObject(v) for k, v in helvetica.items()})}
+    )
+    writer.root_object[NameObject("/AcroForm")] = DictionaryObject(
+        {
+            NameObject("/Fields"): ArrayObject([annotation.indirect_reference]),
+            NameObject("/NeedAppearances"): BooleanObject(True),
+            NameObject("/DR"): DictionaryObject({NameObject("/Font"): fonts}),
+        }
+    )
+    out = io.BytesIO()
+    writer.write(out)
+    return out.getvalue()
+
+
 @pytest.mark.parametrize("newline", ["\r", "\r\n", "\n"])
 def test_line_numbers_count_cr_only_crlf_and_lf_line_ends(
     tmp_path: Path, newline: str, standin_settings, standin_embedder

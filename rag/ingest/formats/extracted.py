@@ -57,5 +57,7 @@ def load_extracted(path: Path, data: bytes, limits: LoadLimits | None = None) ->
         sections=tuple(builder.sections),
         tables=tuple(builder.tables),
     )
+    for note in builder.notes:
+        yield SkippedFile(source, note)
     if builder.full:
         yield SkippedFile(source, limits.cut_reason())

@@ -60,7 +60,7 @@ Event = Heading | Block | Table
 
 def extract_html(data: bytes, builder: TextBuilder) -> str | None:
     """The main text of a page into ``builder`` (headings as sections, tables by rows); returns its <title>."""
-    text = _decode_html(data)
+    text = _decode_html(data, builder.notes)
     depth = _nesting_depth(text)
     if depth > MAX_HTML_DEPTH:
         raise UnreadableError(
@@ -101,26 +101,33 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
 
 
-def _decode_html(data: bytes) -> str:
-    """Decode with the charset the page declares in its <head>, read as browsers read it (``browser_codec``; a
-    page that breaks its own declaration is refused, not guessed at); with a byte order mark or without a
-    declaration, as any text file. The <head> is searched up to 64 KiB: pages declare their charset after long
-    <title>s, scripts and styles."""
+def _decode_html(data: bytes, notes: list[str]) -> str:
+    """Decode as browsers do: with the charset the page declares in its <head>, read as they read it
+    (``browser_codec``), bytes it does not decode shown as U+FFFD and noted in ``notes`` (old sites mix a template
+    in one encoding with content in another); with a byte order mark, without a declaration, or when not one
+    non-ASCII character decodes in the declared charset (a Latin-1 page under a template's "UTF-8"), as any text
+    file. The <head> is searched up to 64 KiB: pages declare their charset after long <title>s, scripts and
+    styles."""
     window = data[:65_536]
     if end := _HEAD_END.search(window):
         window = window[: end.start()]
     declared = None if data.startswith(b"\xef\xbb\xbf") else _META_CHARSET.search(window)
-    if declared:
-        charset = browser_codec(declared.group(1).decode("ascii"))
+    charset = browser_codec(declared.group(1).decode("ascii")) if declared else None
+    if charset:
         try:
             return data.decode(charset)
         except LookupError:
             pass  # an unknown charset name: detect instead
         except UnicodeDecodeError as exc:
-            raise UnreadableError(
-                f"declares charset {charset} but byte {exc.start} ({data[exc.start : exc.start + 1]!r}) is not valid "
-                f"{charset}; fix or re-save the page"
-            ) from None
+            text = data.decode(charset, errors="replace")
+            damaged = text.count("\ufffd")
+            if any(ord(c) > 0x7F for c in text.replace("\ufffd", "")):
+                first = data[exc.start : exc.start + 1]
+                notes.append(
+                    f"declares charset {charset} but {damaged:,} byte sequence(s) are not valid {charset} (the first "
+                    f"at byte {exc.start}, {first!r}); indexed with U+FFFD in their place, as browsers show them"
+                )
+                return text
     try:
         return decode_bytes(data)[0]
     except UndecodableFileError as exc:

@@ -59,11 +59,28 @@ def _open_pdf(data: bytes):
     import pypdfium2.raw as pdfium_c
 
     try:
-        return pdfium.PdfDocument(data)
+        document = pdfium.PdfDocument(data)
     except pdfium.PdfiumError as exc:
         if getattr(exc, "err_code", None) == pdfium_c.FPDF_ERR_PASSWORD:
             raise UnreadableError("encrypted PDF: it needs a password, which rag does not take") from None
         raise UnreadableError(f"not a readable PDF ({shorten(str(exc))})") from None
+    if document.get_formtype() == pdfium_c.FORMTYPE_ACRO_FORM:
+        document.init_forms()  # before any page is loaded: fields without a drawn appearance get one
+    return document
+
+
+def _page_with_annotations_drawn(document, index: int):
+    """Page ``index`` with its annotations merged into its content, as a viewer shows them: a filled-in form's
+    values (and stamps, typed notes) are not in the page's text otherwise. Only the document in memory changes, so
+    a page loaded again later reads the same text."""
+    import pypdfium2.raw as pdfium_c
+
+    page = document[index]
+    if pdfium_c.FPDFPage_GetAnnotCount(page) > 0:
+        if pdfium_c.FPDFPage_Flatten(page, pdfium_c.FLAT_NORMALDISPLAY) == pdfium_c.FLATTEN_SUCCESS:
+            page.close()
+            page = document[index]
+    return page
 
 
 @dataclass(frozen=True)
@@ -89,7 +106,7 @@ _MARGIN = 0.5
 
 
 def _page_edges(document, index: int) -> PageEdges:
-    page = document[index]
+    page = _page_with_annotations_drawn(document, index)
     textpage = page.get_textpage()
     try:
         box = tuple(page.get_bbox())
@@ -112,11 +129,13 @@ def _page_edges(document, index: int) -> PageEdges:
 
 def _same_line(rects: list[tuple[float, float, float, float]], anchor: tuple[float, float, float, float]) -> list:
     """The text rectangles on the line of ``anchor``: those sharing at least half of the shorter one's height with
-    it (a drop cap, superscripts and mixed fonts stay on their line)."""
+    it (a drop cap, superscripts and mixed fonts stay on their line). A rectangle without height (text set in a
+    font of size nearly 0, as invisible OCR layers are) is on the line it lies within, so the anchor is always on
+    its own line."""
 
     def shared(rect: tuple[float, float, float, float]) -> bool:
         overlap = min(rect[3], anchor[3]) - max(rect[1], anchor[1])
-        return overlap > 0.5 * max(min(rect[3] - rect[1], anchor[3] - anchor[1]), 0.1)
+        return overlap >= max(0.0, 0.5 * min(rect[3] - rect[1], anchor[3] - anchor[1]))
 
     return [rect for rect in rects if shared(rect)]
 

@@ -25,6 +25,8 @@ class TextBuilder:
         self.sections: list[Section] = []
         self.tables: list[Table] = []
         self.pages: list[Page] = []
+        self.notes: list[str] = []
+        """What was read but not cleanly (bytes a page's charset does not decode), reported beside the document."""
         self._headings: list[tuple[int, str]] = []
         self._section_start: int | None = None
 
