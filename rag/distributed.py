@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 import time
 from collections.abc import Sequence
 from typing import Any
@@ -21,6 +20,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import RagError
+from rag.runtime import unreachable
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)
@@ -149,7 +149,5 @@ def _check_reachable(address: str, timeout: float = 5.0) -> None:
     host, _, port = address.removeprefix("ray://").rpartition(":")
     if not host or not port.isdigit():
         raise RayUnavailableError(f"Ray address {address!r} is not host:port or ray://host:port")
-    try:
-        socket.create_connection((host, int(port)), timeout=timeout).close()
-    except OSError as exc:
-        raise RayUnavailableError(f"no Ray cluster answers at {address}: {exc.strerror or exc}") from exc
+    if reason := unreachable(host, int(port), timeout):
+        raise RayUnavailableError(f"no Ray cluster answers at {address}: {reason}")

@@ -223,13 +223,10 @@ class Settings(BaseSettings):
     @field_validator("vector_store")
     @classmethod
     def _known_store(cls, value: str) -> str:
-        value = value.strip()
-        lite = value.startswith("milvus-lite:") and value.removeprefix("milvus-lite:").strip()
-        if value != "index" and not lite and not value.startswith(("http://", "https://")):
-            raise ValueError(
-                f"vector_store {value!r} is not a store: use 'index', 'milvus-lite:PATH' or 'http://host:19530'"
-            )
-        return value
+        from rag.index.dense.location import StoreLocation
+
+        StoreLocation.parse(value)  # the one reading of the setting; raises ValueError saying what a store is
+        return value.strip()
 
     @field_validator("api_key", "link_secret", "reranker", "milvus_token", mode="before")
     @classmethod

@@ -19,6 +19,7 @@ from test_segments import write_note
 from rag.errors import VectorStoreError
 from rag.index.build import build_index
 from rag.index.dense import milvus
+from rag.index.dense.location import StoreLocation
 from rag.index.dense.marker import MARKER_NAME, read_marker
 from rag.index.dense.milvus import MilvusCollection, _expression
 from rag.index.dense.mirror import VectorMirror
@@ -174,3 +175,17 @@ def test_a_dropped_collection_is_written_again_by_the_next_build(
     assert not healed.changed and healed.vector_store.resynced and healed.vector_store.added == 5
     with open_index(index_dir, settings) as index:
         assert index.vectors.status().vectors == 5
+
+
+@pytest.mark.parametrize("setting", ["bogus", "milvus-lite:  ", "grpc://host:19530", ""])
+def test_a_vector_store_setting_that_names_no_store_is_refused_with_the_forms_that_do(setting: str) -> None:
+    with pytest.raises(ValueError, match="is not a store: use 'index', 'milvus-lite:PATH' or 'http://host:19530'"):
+        Settings(vector_store=setting)
+
+
+def test_the_vector_store_setting_is_read_once_into_a_location(tmp_path: Path) -> None:
+    assert StoreLocation.parse(" index ").kind == "index"
+    lite = StoreLocation.parse(f"milvus-lite:{tmp_path}/vectors")
+    assert (lite.kind, lite.uri) == ("milvus-lite", f"{tmp_path}/vectors.db")
+    server = StoreLocation.parse("http://user:secret@milvus.local:19530/")
+    assert (server.kind, server.address) == ("milvus", "http://milvus.local:19530")  # no credentials shown

@@ -54,13 +54,18 @@ class StoreLocation:
 
     @classmethod
     def parse(cls, setting: str) -> StoreLocation:
+        """Raises ``ValueError`` for anything else (``Settings`` checks the setting with it)."""
         setting = setting.strip()
         if setting == INDEX_STORE:
             return cls("index")
-        if setting.startswith(LITE_PREFIX):
+        if setting.startswith(LITE_PREFIX) and setting.removeprefix(LITE_PREFIX).strip():
             path = str(Path(setting.removeprefix(LITE_PREFIX).strip()).expanduser().resolve())
             return cls("milvus-lite", path if path.endswith(".db") else f"{path}.db")
-        return cls("milvus", setting.rstrip("/"))
+        if setting.startswith(("http://", "https://")):
+            return cls("milvus", setting.rstrip("/"))
+        raise ValueError(
+            f"vector_store {setting!r} is not a store: use 'index', '{LITE_PREFIX}PATH' or 'http://host:19530'"
+        )
 
     @property
     def is_milvus(self) -> bool:

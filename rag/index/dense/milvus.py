@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import logging
 import math
-import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -27,6 +26,7 @@ from rag.index.dense.location import StoreLocation, StoreStatus
 from rag.index.dense.marker import read_marker
 from rag.index.dense.segments import SegmentSearch
 from rag.index.vectors import HnswParameters
+from rag.runtime import unreachable
 from rag.settings import Settings
 
 if TYPE_CHECKING:
@@ -363,13 +363,11 @@ def _check_reachable(location: StoreLocation) -> None:
     """Fail within ``CONNECT_SECONDS`` when nothing listens at a server's address."""
     parts = urlsplit(location.uri)
     host, port = parts.hostname or "localhost", parts.port or (443 if parts.scheme == "https" else 19530)
-    try:
-        socket.create_connection((host, port), timeout=CONNECT_SECONDS).close()
-    except OSError as exc:
+    if reason := unreachable(host, port, CONNECT_SECONDS):
         raise VectorStoreError(
-            f"no Milvus server answers at {location.address} ({exc.strerror or exc}); start it, or set "
-            "RAG_VECTOR_STORE to where it runs"
-        ) from exc
+            f"no Milvus server answers at {location.address} ({reason}); start it, or set RAG_VECTOR_STORE to "
+            "where it runs"
+        )
 
 
 def _connect_failure(location: StoreLocation, exc: Exception) -> str:
