@@ -20,7 +20,7 @@ import numpy as np
 
 from rag.embedding import Embedder
 from rag.errors import RagError
-from rag.runtime import unreachable
+from rag.net import unreachable
 from rag.settings import Settings
 
 logger = logging.getLogger(__name__)

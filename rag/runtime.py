@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import logging
 import os
-import socket
 
 from rag.settings import Settings
 
@@ -27,13 +26,3 @@ def limit_service_threads(settings: Settings) -> None:
     import torch
 
     torch.set_num_threads(settings.faiss_threads)
-
-
-def unreachable(host: str, port: int, timeout: float) -> str | None:
-    """Why nothing answers at ``host:port`` within ``timeout`` seconds (the system's reason), or None when
-    something listens: the Ray and Milvus clients retry a dead address for minutes before saying so."""
-    try:
-        socket.create_connection((host, port), timeout=timeout).close()
-    except OSError as exc:
-        return str(exc.strerror or exc)
-    return None

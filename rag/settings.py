@@ -5,8 +5,10 @@ Build it at the edges (CLI entry, app lifespan) and pass it down; library code n
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Literal
+from urllib.parse import urlsplit
 
 from pydantic import Field, SecretStr, field_validator, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -14,6 +16,8 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 from rag.types import INDEXED_SUFFIXES, MAX_TOP_K, Mode
 
 DEFAULT_MODEL = "sentence-transformers/all-MiniLM-L6-v2"
+INDEX_STORE = "index"
+LITE_PREFIX = "milvus-lite:"
 
 
 class Settings(BaseSettings):
@@ -223,8 +227,6 @@ class Settings(BaseSettings):
     @field_validator("vector_store")
     @classmethod
     def _known_store(cls, value: str) -> str:
-        from rag.index.dense.location import StoreLocation
-
         StoreLocation.parse(value)  # the one reading of the setting; raises ValueError saying what a store is
         return value.strip()
 
@@ -252,3 +254,43 @@ class Settings(BaseSettings):
                 f"({self.chunk_tokens})"
             )
         return self
+
+
+@dataclass(frozen=True)
+class StoreLocation:
+    """The ``vector_store`` setting, read: ``index``, ``milvus-lite:PATH`` or a Milvus server's ``http(s)://`` URI."""
+
+    kind: Literal["index", "milvus-lite", "milvus"]
+    uri: str = ""
+    """For Milvus Lite an absolute folder path ending in ``.db`` (what pymilvus opens in-process); for a server its
+    URI."""
+
+    @classmethod
+    def parse(cls, setting: str) -> StoreLocation:
+        """Raises ``ValueError`` for anything else (``Settings`` checks the setting with it)."""
+        setting = setting.strip()
+        if setting == INDEX_STORE:
+            return cls("index")
+        if setting.startswith(LITE_PREFIX) and setting.removeprefix(LITE_PREFIX).strip():
+            path = str(Path(setting.removeprefix(LITE_PREFIX).strip()).expanduser().resolve())
+            return cls("milvus-lite", path if path.endswith(".db") else f"{path}.db")
+        if setting.startswith(("http://", "https://")):
+            return cls("milvus", setting.rstrip("/"))
+        raise ValueError(
+            f"vector_store {setting!r} is not a store: use 'index', '{LITE_PREFIX}PATH' or 'http://host:19530'"
+        )
+
+    @property
+    def is_milvus(self) -> bool:
+        return self.kind != "index"
+
+    @property
+    def address(self) -> str:
+        """The Lite folder, or the server's URI without credentials (it may hold a user and password)."""
+        if self.kind != "milvus":
+            return self.uri
+        parts = urlsplit(self.uri)
+        return parts._replace(netloc=(parts.hostname or "") + (f":{parts.port}" if parts.port else "")).geturl()
+
+    def __str__(self) -> str:
+        return self.kind if self.kind == "index" else f"{self.kind} at {self.address}"

@@ -14,6 +14,7 @@ import logging
 import os
 import stat
 import time
+from collections import Counter
 from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -114,15 +115,19 @@ def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping
         elif path.suffix.lower() in INDEXED_SUFFIXES:
             yield from _load_guarded(path, path.parent, limits, known)
         else:
-            supported = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
-            yield SkippedFile(display_path(path), f"unsupported file type {path.suffix!r}; supported: {supported}")
+            yield SkippedFile(display_path(path), f"unsupported file type {path.suffix!r}; supported: {SUPPORTED}")
+
+
+SUPPORTED = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
 
 
 def _iter_folder(root: Path) -> Iterator[str | SkippedFile]:
     """Files below ``root`` with an indexed ending, in sorted order, skipping hidden files and folders (names
-    starting with ``.``); links to folders and unreadable folders are reported, not entered. Paths are text: a
-    sync meets every file of the folder, and most only to find them unchanged."""
+    starting with ``.``); links to folders and unreadable folders are reported, not entered; files of other
+    types are counted by ending in one report for the folder (a folder of slides and images would otherwise seem
+    indexed). Paths are text: a sync meets every file of the folder, and most only to find them unchanged."""
     errors: list[OSError] = []
+    other_types: Counter[str] = Counter()
 
     def unreadable_folders() -> Iterator[SkippedFile]:
         while errors:
@@ -136,9 +141,21 @@ def _iter_folder(root: Path) -> Iterator[str | SkippedFile]:
             yield SkippedFile(display_path(Path(dirpath) / name), "symbolic link to a folder: not followed")
         dirnames[:] = sorted(d for d in dirnames if not d.startswith(".") and d not in linked)
         for name in sorted(filenames):
-            if not name.startswith(".") and os.path.splitext(name)[1].lower() in INDEXED_SUFFIXES:
+            if name.startswith("."):
+                continue
+            ending = os.path.splitext(name)[1].lower()
+            if ending in INDEXED_SUFFIXES:
                 yield os.path.join(dirpath, name)
+            else:
+                other_types[ending or "(no ending)"] += 1
     yield from unreadable_folders()
+    if other_types:
+        counts = ", ".join(f"{ending} {n:,}" for ending, n in other_types.most_common())
+        yield SkippedFile(
+            display_path(root),
+            f"{other_types.total():,} file(s) of types rag does not read were not indexed ({counts}); it reads "
+            f"{SUPPORTED}",
+        )
 
 
 def _load_guarded(path: Path | str, root: Path, limits: LoadLimits, known: Mapping[str, KnownFile]) -> list[Loaded]:

@@ -75,8 +75,17 @@ def test_walk_is_recursive_sorted_and_skips_hidden_and_other_types(tmp_path: Pat
     write_bytes(tmp_path / ".hidden.txt", b"hidden")
     write_bytes(tmp_path / ".git" / "notes.txt", b"hidden folder")
     write_bytes(tmp_path / "image.png", b"\x89PNG")
-    names = [Path(d.source).relative_to(tmp_path).as_posix() for d in load_corpus([tmp_path]).documents]
+    write_bytes(tmp_path / "a" / "slides.pptx", b"PK")
+    write_bytes(tmp_path / "a" / "deep" / "diagram.PNG", b"\x89PNG")
+    write_bytes(tmp_path / "a" / "LICENSE", b"no ending")
+    corpus = load_corpus([tmp_path])
+    names = [Path(d.source).relative_to(tmp_path).as_posix() for d in corpus.documents]
     assert names == ["b.txt", "a/deep/c.md"]  # a folder's own files first, then its subfolders, each sorted
+    [other_types] = corpus.skipped  # hidden files are not counted; other types, once for the folder
+    assert Path(other_types.source) == tmp_path
+    assert other_types.reason.startswith(
+        "4 file(s) of types rag does not read were not indexed (.png 2, (no ending) 1, .pptx 1); it reads .docx,"
+    )
 
 
 def test_date_header_parsed_without_touching_text() -> None:

@@ -3,7 +3,7 @@ collection (Milvus Lite in a folder, or a Milvus server or cluster) holding the 
 ids. Everything else an index holds (the commit point, texts and citations, BM25, filters) stays in the index
 folder, so results, citations and filters are the same on both; only where the nearest vectors are found moves.
 
-Where each part lives: ``location`` (the setting read, the interface, a store's status), ``segments`` (FAISS over
+Where each part lives: ``location`` (the interface, a store's status), ``segments`` (FAISS over
 the segments), ``milvus`` (a Milvus collection and search through it), ``mirror`` (a build bringing the collection
 in step with the commit point), ``marker`` (which build the collection holds)."""
 

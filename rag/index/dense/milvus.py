@@ -26,7 +26,7 @@ from rag.index.dense.location import StoreLocation, StoreStatus
 from rag.index.dense.marker import read_marker
 from rag.index.dense.segments import SegmentSearch
 from rag.index.vectors import HnswParameters
-from rag.runtime import unreachable
+from rag.net import unreachable
 from rag.settings import Settings
 
 if TYPE_CHECKING:
