@@ -104,6 +104,9 @@ class SkippedFile:
     """Set when a document could not be read this time (permissions, damaged content): an index that holds an
     earlier version of it keeps that version. Unset for what is refused on principle (links out of the folder,
     FIFOs, files over the size limit): those never stay in an index."""
+    partial: bool = False
+    """True when the rest of the file was indexed and only this part was left out (text past the size limit,
+    bytes a web page's charset does not decode): a report, not a refusal."""
 
 
 @dataclass(frozen=True)

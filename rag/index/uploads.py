@@ -129,7 +129,7 @@ def add_documents(
             for target, backup in placed:
                 _put_back(target, backup)
             raise
-        reasons = {s.source: s.reason for s in report.skipped}
+        reasons = {s.source: s.reason for s in report.skipped if not s.partial}
         outcomes, restored = [], False
         for file, (target, backup) in zip(files, placed, strict=True):
             doc_id = file_doc_id(target, folder)

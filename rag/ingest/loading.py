@@ -250,7 +250,7 @@ def load_text_bytes(path: Path, data: bytes, limits: LoadLimits | None = None) -
         body_start=body_start,
     )
     if len(text) > limits.max_extracted_chars:
-        yield SkippedFile(source, limits.cut_reason(len(text)))
+        yield SkippedFile(source, limits.cut_reason(len(text)), partial=True)
 
 
 def load_jsonl_corpus(path: Path, limits: LoadLimits | None = None) -> Iterable[Document | SkippedFile]:
@@ -281,7 +281,7 @@ def load_jsonl_corpus(path: Path, limits: LoadLimits | None = None) -> Iterable[
             item = _jsonl_document(path, where, raw)
             if isinstance(item, Document) and len(item.text) > limits.max_extracted_chars:
                 yield replace(item, text=item.text[: limits.max_extracted_chars])
-                yield SkippedFile(item.source, limits.cut_reason(len(item.text)))
+                yield SkippedFile(item.source, limits.cut_reason(len(item.text)), partial=True)
             else:
                 yield item
 

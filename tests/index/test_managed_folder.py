@@ -100,6 +100,28 @@ def test_a_file_the_indexer_skips_is_taken_back_and_its_previous_version_kept(
     assert "Ospreys dive" in indexed(notes_index, settings)[paper_id][1]
 
 
+def test_a_file_indexed_with_a_part_left_out_is_added_not_taken_back(
+    notes_index: Path, standin_settings, standin_embedder
+) -> None:
+    """A report about part of a file (text past the size limit, a page's undecodable bytes) is not a refusal: the
+    upload stays, indexed, and is not reported as skipped."""
+    settings = standin_settings.model_copy(update={"max_extracted_chars": 60})
+    page = "<html><head><meta charset='utf-8'></head><body><p>Café Grünwald opens at nine; its " + "tea " * 40
+    damaged = page.encode().replace("Grünwald".encode(), b"Gr\xfcnwald")  # one Latin-1 byte in a UTF-8 page
+    files = [UploadedFile("long.txt", b"The ferry to Skarv leaves at noon. " * 10), UploadedFile("cafe.html", damaged)]
+    change = add_documents(notes_index, files, settings, embedder=standin_embedder)
+    assert [(o.name, o.status) for o in change.outcomes] == [("long.txt", "added"), ("cafe.html", "added")]
+    reasons = sorted((Path(s.source).name, s.reason[:30]) for s in change.report.skipped)
+    assert reasons == [
+        ("cafe.html", "declares charset utf-8 but 1 b"),
+        ("cafe.html", "text cut at 60 characters (RAG"),
+        ("long.txt", "text cut at 60 characters (RAG"),
+    ]
+    texts = {name: text for name, text in indexed(notes_index, settings).values()}
+    assert texts["long.txt"].startswith("The ferry to Skarv") and texts["cafe.html"].startswith("Café Gr\ufffdnwald")
+    assert (managed_folder(notes_index) / "cafe.html").exists() and (managed_folder(notes_index) / "long.txt").exists()
+
+
 def test_only_uploaded_documents_can_be_removed(notes_index: Path, standin_settings, standin_embedder) -> None:
     folder_doc = next(iter(indexed(notes_index, standin_settings)))
     with pytest.raises(NotUploadedError, match="not uploaded"):

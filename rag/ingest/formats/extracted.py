@@ -58,6 +58,6 @@ def load_extracted(path: Path, data: bytes, limits: LoadLimits | None = None) ->
         tables=tuple(builder.tables),
     )
     for note in builder.notes:
-        yield SkippedFile(source, note)
+        yield SkippedFile(source, note, partial=True)
     if builder.full:
-        yield SkippedFile(source, limits.cut_reason())
+        yield SkippedFile(source, limits.cut_reason(), partial=True)
