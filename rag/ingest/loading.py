@@ -99,6 +99,10 @@ def stream_corpus(
             yield item
 
 
+SUPPORTED = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
+"""What rag reads, as reports name it."""
+
+
 def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping[str, KnownFile]) -> Iterator[Loaded]:
     for raw in paths:
         named = Path(os.path.abspath(Path(raw).expanduser()))
@@ -116,9 +120,6 @@ def _iter_loaded(paths: Sequence[Path | str], limits: LoadLimits, known: Mapping
             yield from _load_guarded(path, path.parent, limits, known)
         else:
             yield SkippedFile(display_path(path), f"unsupported file type {path.suffix!r}; supported: {SUPPORTED}")
-
-
-SUPPORTED = ", ".join(sorted(INDEXED_SUFFIXES)) + " and BEIR .jsonl"
 
 
 def _iter_folder(root: Path) -> Iterator[str | SkippedFile]:
