@@ -20,7 +20,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from rag.ingest.decoding import UndecodableFileError, decode_bytes, parse_date_header
-from rag.ingest.formats.markdown import markdown_structure
+from rag.ingest.formats.markdown import markdown_document
 from rag.ingest.reading import (
     LoadLimits,
     display_path,
@@ -202,8 +202,7 @@ def load_file(
     )
     for item in loaded:
         if isinstance(item, Document) and suffix in MARKDOWN_SUFFIXES:
-            sections, tables = markdown_structure(item.text, item.body_start)
-            item = replace(item, format="markdown", sections=sections, tables=tables)
+            item = markdown_document(item)
         if isinstance(item, Document) and info is not None:
             item = replace(item, file_size=info[0], mtime_ns=info[1])
         yield replace(item, doc_id=doc_id) if item.doc_id else item

@@ -291,3 +291,53 @@ def test_a_sync_that_changes_nothing_does_not_extract_again(
     make_journal_pdf(docs / "two.pdf", pages=7)
     changed = build_index([docs], settings, index_dir=index_dir, embedder=standin_embedder)
     assert calls == ["two.pdf"] and changed.updated == 1 and changed.unchanged == 1
+
+
+POST = """---
+title: "Tuning the copper kettle"
+date: 2021-03-04
+tags: [kettles, copper]
+description: Why a kettle whistles in F sharp.
+---
+
+Tuning takes an afternoon.
+
+## Cleaning
+
+Descale it monthly with citric acid.
+"""
+
+
+@pytest.mark.parametrize(
+    ("text", "title", "date"),
+    [
+        (POST, "Tuning the copper kettle", "2021-03-04"),
+        (POST.replace("---\n", "+++\n").replace(": ", " = ").replace("= [kettles, copper]", '= ["kettles"]')
+         .replace("= Why a kettle whistles in F sharp.", '= "Why"').replace("= 2021-03-04", "= 2021-03-04T10:00:00Z"),
+         "Tuning the copper kettle", "2021-03-04"),  # TOML, as Hugo writes it
+    ],
+)  # fmt: skip
+def test_markdown_front_matter_gives_the_title_and_date_and_is_no_heading(
+    tmp_path: Path, text: str, title: str, date: str
+) -> None:
+    """YAML's closing ``---`` under ``description: ...`` is a setext heading to a Markdown parser: without this,
+    the whole page sat in a section named after the front matter's last lines."""
+    write_bytes(tmp_path / "docs" / "post.md", text.encode())
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert (document.title, document.date) == (title, date)
+    assert [section.path for section in document.sections] == ["Cleaning"]
+    assert document.text == text  # the file's own text is cited, front matter included
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "---\nA page that opens with a rule.\n---\n\nThe ferry leaves at noon.\n",  # a rule, a setext heading
+        "---\ntitle: [unclosed\n---\n\nThe ferry leaves at noon.\n",  # YAML that does not parse
+    ],
+)
+def test_a_leading_rule_or_broken_block_is_not_front_matter(tmp_path: Path, text: str) -> None:
+    write_bytes(tmp_path / "docs" / "page.md", text.encode())
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert document.title is None and document.date is None
+    assert [section.path for section in document.sections] == [text.split("\n")[1]]  # read as Markdown reads it

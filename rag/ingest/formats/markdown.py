@@ -1,10 +1,91 @@
-"""Markdown: the file's own text is cited; only its heading sections and tables are located (markdown-it-py)."""
+"""Markdown: the file's own text is cited; only its heading sections and tables are located (markdown-it-py), and
+a front matter block (the YAML or TOML metadata of static-site generators and note apps) is read for the title and
+date."""
 
 from __future__ import annotations
 
+import datetime
+import logging
 import re
+import tomllib
+from dataclasses import dataclass, replace
 
-from rag.types import Section, Table
+from rag.types import Document, Section, Table
+
+logger = logging.getLogger(__name__)
+
+_FRONT_MATTER = re.compile(
+    r"\A(?P<fence>---|\+\+\+)[ \t]*\r?\n(?P<body>.*?)^(?:(?P=fence)|\.\.\.)[ \t]*(?:\r?\n|\Z)", re.DOTALL | re.MULTILINE
+)
+MAX_FRONT_MATTER_CHARS = 65_536
+"""Longer leading blocks are not read as metadata (front matter is a few lines; a parser is not run on a book)."""
+
+
+@dataclass(frozen=True)
+class FrontMatter:
+    """A leading ``---`` (YAML) or ``+++`` (TOML) metadata block: where it ends, and the title and ISO date it
+    gives (when it gives them as a string and a date)."""
+
+    end: int
+    title: str | None
+    date: str | None
+
+
+def front_matter(text: str, start: int = 0) -> FrontMatter | None:
+    """The front matter at ``start``, or None: the block must parse (as YAML between ``---`` lines, as TOML
+    between ``+++``) to a mapping, so a page that merely opens with a thematic break is not taken for one."""
+    match = _FRONT_MATTER.match(text[start : start + MAX_FRONT_MATTER_CHARS + 8])
+    if match is None:
+        return None
+    fields = _parsed(match.group("body"), toml=match.group("fence") == "+++")
+    if not isinstance(fields, dict):
+        return None
+    title = fields.get("title")
+    title = title.strip() or None if isinstance(title, str) else None
+    return FrontMatter(start + match.end(), title, _iso_date(fields.get("date")))
+
+
+def _parsed(block: str, *, toml: bool) -> object:
+    if toml:
+        try:
+            return tomllib.loads(block)
+        except tomllib.TOMLDecodeError:
+            return None
+    import yaml
+
+    try:
+        return yaml.safe_load(block)
+    except yaml.YAMLError:
+        return None
+
+
+def _iso_date(value: object) -> str | None:
+    """A front matter date (YAML and TOML read ``2021-03-04`` and ``2021-03-04T10:00:00Z`` as dates), or an ISO
+    string, as ``YYYY-MM-DD``."""
+    if isinstance(value, datetime.datetime):
+        return value.date().isoformat()
+    if isinstance(value, datetime.date):
+        return value.isoformat()
+    if isinstance(value, str):
+        try:
+            return datetime.date.fromisoformat(value.strip()[:10]).isoformat()
+        except ValueError:
+            return None
+    return None
+
+
+def markdown_document(document: Document) -> Document:
+    """``document`` (a Markdown file's decoded text) with its heading sections and tables located, and the title
+    and date its front matter gives (a leading ``date`` header keeps its precedence). The front matter stays in
+    the text, and in passages (descriptions and tags are worth finding); it only is no heading: YAML's closing
+    ``---`` would otherwise make its last line a setext heading over the whole page."""
+    metadata = front_matter(document.text, document.body_start)
+    sections, tables = markdown_structure(document.text, metadata.end if metadata else document.body_start)
+    title = document.title or (metadata.title if metadata else None)
+    date = document.date or (metadata.date if metadata else None)
+    if metadata:
+        logger.debug("front matter in %s: title %r, date %s", document.source, title, date)
+    return replace(document, format="markdown", sections=sections, tables=tables, title=title, date=date)
 
 
 def markdown_structure(text: str, body_start: int = 0) -> tuple[tuple[Section, ...], tuple[Table, ...]]:
