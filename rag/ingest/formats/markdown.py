@@ -77,8 +77,8 @@ def _iso_date(value: object) -> str | None:
 def markdown_document(document: Document) -> Document:
     """``document`` (a Markdown file's decoded text) with its heading sections and tables located, and the title
     and date its front matter gives (a leading ``date`` header keeps its precedence). The front matter stays in
-    the text, and in passages (descriptions and tags are worth finding); it only is no heading: YAML's closing
-    ``---`` would otherwise make its last line a setext heading over the whole page."""
+    the text, and in passages (descriptions and tags are worth finding); it is only kept out of the headings:
+    YAML's closing ``---`` would otherwise make its last line a setext heading over the whole page."""
     metadata = front_matter(document.text, document.body_start)
     sections, tables = markdown_structure(document.text, metadata.end if metadata else document.body_start)
     title = document.title or (metadata.title if metadata else None)
