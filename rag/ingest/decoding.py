@@ -91,10 +91,12 @@ def _wide_unicode(data: bytes) -> tuple[str, str] | None:
                 f"marked as {encoding.upper()} but byte {exc.start} is not valid {encoding.upper()}: {exc.reason}"
             ) from None
         return None
-    return None if _CONTROL.search(text) else (text, encoding)
+    return None if _NOT_IN_TEXT.search(text) else (text, encoding)
 
 
-_CONTROL = re.compile("[\x00-\x08\x0e-\x1f]")
+_NOT_IN_TEXT = re.compile("[\x00-\x08\x0e-\x1f]")
+"""C0 controls that text files do not hold: binary data read as UTF-16 is full of them. Tab, line ends, vertical
+tab and form feed (page breaks) do occur; ``rag.textforms`` still folds those it does not keep for search."""
 _ISO_2022_ESCAPE = re.compile(rb"\x1b(?:\$[@AB]|\$\(D|\$\)C|\(J|\(I)")
 """The escape sequences that switch ISO-2022-JP and ISO-2022-KR into their double-byte sets: 7-bit text that is
 valid UTF-8 (and ASCII) byte for byte, but reads as escape codes and Latin letters unless decoded as ISO-2022."""
