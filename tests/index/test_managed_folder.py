@@ -106,7 +106,7 @@ def test_a_file_indexed_with_a_part_left_out_is_added_not_taken_back(
     """A report about part of a file (text past the size limit, a page's undecodable bytes) is not a refusal: the
     upload stays, indexed, and is not reported as skipped."""
     settings = standin_settings.model_copy(update={"max_extracted_chars": 60})
-    page = "<html><head><meta charset='utf-8'></head><body><p>Café Grünwald opens at nine; its " + "tea " * 40
+    page = "<html><head><meta charset='utf-8'></head><body><p>Café Grünwald opens at nine; crème brûlée, " + "tea " * 40
     damaged = page.encode().replace("Grünwald".encode(), b"Gr\xfcnwald")  # one Latin-1 byte in a UTF-8 page
     files = [UploadedFile("long.txt", b"The ferry to Skarv leaves at noon. " * 10), UploadedFile("cafe.html", damaged)]
     change = add_documents(notes_index, files, settings, embedder=standin_embedder)

@@ -116,7 +116,11 @@ def mixed(tmp_path_factory: pytest.TempPathFactory, standin_settings, standin_em
         writer.write(handle)
     make_pdf(write_bytes(docs / "bad" / "scan.pdf", b""), only_image=True)
     write_bytes(docs / "bad" / "empty.docx", b"")
-    damaged = HTML.replace("tidies drawers", "tidies drawers in the café").encode().replace(b"tidies", b"tid\xffies")
+    damaged = (
+        HTML.replace("tidies drawers", "tidies drawers in the café, crème brûlée")
+        .encode()
+        .replace(b"tidies", b"tid\xffies")
+    )
     write_bytes(docs / "bad" / "broken.html", damaged)
     report = build_index([docs], settings, index_dir=root / "idx", embedder=embedder)
     return root, report

@@ -269,10 +269,19 @@ def test_a_charset_declared_after_a_long_head_is_honoured() -> None:
     )
 
 
-def test_a_page_in_another_encoding_than_it_declares_is_read_in_its_own() -> None:
-    """A template's "UTF-8" over content saved in windows-1252: not one byte of it is UTF-8, so the bytes decide."""
-    html = page("x", f"<article><h1>Über uns – Gärtnerei</h1>{paragraphs('the garden', 4, 6)}</article>")
-    assert extract(html.encode("cp1252")).text.startswith("Über uns – Gärtnerei\n\n")
+@pytest.mark.parametrize(
+    ("heading", "body", "encoding"),
+    [
+        ("Über uns – Gärtnerei", paragraphs("the garden", 4, 6), "cp1252"),  # not one byte of it is UTF-8
+        # "Пё" in windows-1251 is the bytes CF B8, valid UTF-8 ("ϸ"): a few such pairs must not make it UTF-8
+        ("Пётр и Сёма в Москве", "<p>" + "Вчера в Москве Пётр Семёнов рассказал о погоде и климате. " * 6 + "</p>",
+         "cp1251"),
+    ],
+)  # fmt: skip
+def test_a_page_in_another_encoding_than_it_declares_is_read_in_its_own(heading: str, body: str, encoding: str) -> None:
+    """A template's "UTF-8" over content saved in a legacy encoding: the bytes decide."""
+    html = page("x", f"<article><h1>{heading}</h1>{body}</article>")
+    assert extract(html.encode(encoding)).text.startswith(f"{heading}\n\n")
 
 
 def test_an_xhtml_page_with_an_xml_declaration_is_read() -> None:

@@ -104,10 +104,10 @@ _HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
 def _decode_html(data: bytes, notes: list[str]) -> str:
     """Decode as browsers do: with the charset the page declares in its <head>, read as they read it
     (``browser_codec``), bytes it does not decode shown as U+FFFD and noted in ``notes`` (old sites mix a template
-    in one encoding with content in another); with a byte order mark, without a declaration, or when not one
-    non-ASCII character decodes in the declared charset (a Latin-1 page under a template's "UTF-8"), as any text
-    file. The <head> is searched up to 64 KiB: pages declare their charset after long <title>s, scripts and
-    styles."""
+    in one encoding with content in another); with a byte order mark, without a declaration, or when most of its
+    non-ASCII characters do not decode in the declared charset (a Latin-1 or cp1251 page under a template's
+    "UTF-8", where a few byte pairs happen to be valid UTF-8), as any text file. The <head> is searched up to 64
+    KiB: pages declare their charset after long <title>s, scripts and styles."""
     window = data[:65_536]
     if end := _HEAD_END.search(window):
         window = window[: end.start()]
@@ -121,7 +121,7 @@ def _decode_html(data: bytes, notes: list[str]) -> str:
         except UnicodeDecodeError as exc:
             text = data.decode(charset, errors="replace")
             damaged = text.count("\ufffd")
-            if any(ord(c) > 0x7F for c in text.replace("\ufffd", "")):
+            if sum(1 for c in text if ord(c) > 0x7F) - damaged > damaged:  # most of it is in the declared charset
                 first = data[exc.start : exc.start + 1]
                 notes.append(
                     f"declares charset {charset} but {damaged:,} byte sequence(s) are not valid {charset} (the first "
