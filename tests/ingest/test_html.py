@@ -308,6 +308,15 @@ def test_a_declared_charset_is_read_as_browsers_read_it(label: str, encoding: st
     assert extract(data).text.startswith(f"{heading}\n\n")
 
 
+@pytest.mark.parametrize("label", ["iso-8859-1", "windows-1251", "shift_jis"])
+def test_a_page_in_utf8_under_a_legacy_declaration_is_read_as_utf8(label: str) -> None:
+    """A site moved to UTF-8 whose template still declares its old charset: browsers show "CafÃ©"; the bytes are
+    valid UTF-8 throughout, which legacy text practically never is."""
+    html = page("x", f"<article><h1>Café Grünwald – Пётр, 東京</h1>{paragraphs('the harbour', 4, 8)}</article>")
+    data = html.replace('<meta charset="utf-8">', f'<meta charset="{label}">').encode("utf-8")
+    assert extract(data).text.startswith("Café Grünwald – Пётр, 東京\n\n")
+
+
 def test_a_page_declaring_utf16_in_ascii_bytes_is_read_as_utf8() -> None:
     html = page("x", f"<article><h1>Grünwald café</h1>{paragraphs('the café', 4, 4)}</article>")
     assert extract(html.replace('charset="utf-8"', 'charset="utf-16"')).text.startswith("Grünwald café\n\n")

@@ -104,7 +104,9 @@ _HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
 def _decode_html(data: bytes, notes: list[str]) -> str:
     """Decode as browsers do: with the charset the page declares in its <head>, read as they read it
     (``browser_codec``), bytes it does not decode shown as U+FFFD and noted in ``notes`` (old sites mix a template
-    in one encoding with content in another); with a byte order mark, without a declaration, or when most of its
+    in one encoding with content in another). Where browsers show mojibake, the bytes decide instead: a page that
+    is valid UTF-8 throughout is UTF-8 whatever it declares; with a byte order mark, without a declaration, or
+    when most of its
     non-ASCII characters do not decode in the declared charset (a Latin-1 or cp1251 page under a template's
     "UTF-8", where a few byte pairs happen to be valid UTF-8), as any text file. The <head> is searched up to 64
     KiB: pages declare their charset after long <title>s, scripts and styles."""
@@ -113,6 +115,11 @@ def _decode_html(data: bytes, notes: list[str]) -> str:
         window = window[: end.start()]
     declared = None if data.startswith(b"\xef\xbb\xbf") else _META_CHARSET.search(window)
     charset = browser_codec(declared.group(1).decode("ascii")) if declared else None
+    if charset and charset != "utf-8" and not data.isascii():
+        try:  # valid UTF-8 throughout, non-ASCII included: the page was re-saved as UTF-8, its template was not
+            return data.decode("utf-8")
+        except UnicodeDecodeError:
+            pass
     if charset:
         try:
             return data.decode(charset)
