@@ -19,13 +19,12 @@ from test_segments import write_note
 from rag.errors import VectorStoreError
 from rag.index.build import build_index
 from rag.index.dense import milvus
-from rag.index.dense.location import StoreLocation
 from rag.index.dense.marker import MARKER_NAME, read_marker
 from rag.index.dense.milvus import MilvusCollection, _expression
 from rag.index.dense.mirror import VectorMirror
 from rag.index.reader import Selection, open_index
 from rag.search.searcher import Searcher
-from rag.settings import Settings
+from rag.settings import Settings, StoreLocation
 from rag.types import SearchFilters
 from tests.conftest import free_port, store_settings
 

@@ -11,7 +11,8 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
-from rag.index.dense.location import INDEX_STORE, StoreLocation, StoreStatus, VectorSearch
+from rag.index.dense.location import StoreStatus, VectorSearch
+from rag.settings import INDEX_STORE, StoreLocation
 
 if TYPE_CHECKING:
     from rag.index.reader import Index

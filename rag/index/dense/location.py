@@ -8,8 +8,6 @@ from typing import TYPE_CHECKING, Literal, Protocol
 
 import numpy as np
 
-from rag.settings import INDEX_STORE, LITE_PREFIX, StoreLocation
-
 if TYPE_CHECKING:
     from rag.index.reader import Selection
 
@@ -38,6 +36,3 @@ class StoreStatus:
     """The index folder, the Milvus Lite folder, or the server's address."""
     vectors: int
     """Vectors the store holds (a store being brought in step may briefly hold others than the live passages)."""
-
-
-__all__ = ["INDEX_STORE", "LITE_PREFIX", "StoreLocation", "StoreStatus", "VectorSearch"]

@@ -22,12 +22,12 @@ from urllib.parse import urlsplit
 import numpy as np
 
 from rag.errors import VectorStoreError
-from rag.index.dense.location import StoreLocation, StoreStatus
+from rag.index.dense.location import StoreStatus
 from rag.index.dense.marker import read_marker
 from rag.index.dense.segments import SegmentSearch
 from rag.index.vectors import HnswParameters
 from rag.net import unreachable
-from rag.settings import Settings
+from rag.settings import Settings, StoreLocation
 
 if TYPE_CHECKING:
     from pymilvus import MilvusClient

@@ -18,14 +18,13 @@ from tqdm.auto import tqdm
 
 from rag.errors import RagError, VectorStoreError
 from rag.index.dense import own_vectors
-from rag.index.dense.location import StoreLocation
 from rag.index.dense.marker import StoreMarker, read_marker, write_marker
 from rag.index.dense.milvus import WRITE_BATCH, MilvusCollection
 from rag.index.manifest import read_manifest
 from rag.index.reader import Index, open_index
 from rag.index.segment import live_chunk_ids
 from rag.index.vectors import HnswParameters
-from rag.settings import Settings
+from rag.settings import Settings, StoreLocation
 
 logger = logging.getLogger(__name__)
 
