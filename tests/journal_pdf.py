@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 
-def _dejavu() -> str:
+def dejavu_path() -> str:
     matplotlib = pytest.importorskip("matplotlib")
     return str(Path(matplotlib.get_data_path()) / "fonts" / "ttf" / "DejaVuSans.ttf")
 
@@ -20,7 +20,7 @@ def make_journal_pdf(path: Path, pages: int = 6) -> Path:
 
     pdf = FPDF()
     pdf.set_auto_page_break(False)
-    pdf.add_font("DejaVu", fname=_dejavu())
+    pdf.add_font("DejaVu", fname=dejavu_path())
     topics = ["otters", "kettles", "lighthouses", "bridges", "orchards", "glaciers", "ferries", "beacons"]
     for number in range(1, pages + 1):
         pdf.add_page()

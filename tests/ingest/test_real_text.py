@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from conftest import write_bytes
-from journal_pdf import make_journal_pdf
+from journal_pdf import dejavu_path, make_journal_pdf
 
 from rag.index.build import build_index
 from rag.index.lexical import LexicalTokenizer
@@ -211,6 +211,45 @@ def test_a_filled_in_form_field_is_read_with_the_page(tmp_path: Path) -> None:
     write_bytes(tmp_path / "docs" / "visa.pdf", _filled_form("Applicant's family name:", "Oyelaran-Whitfield"))
     [document] = load_corpus([tmp_path / "docs"]).documents
     assert document.text == "Applicant's family name:\nOyelaran-Whitfield"
+
+
+def test_accents_drawn_as_glyphs_of_their_own_are_joined_to_their_letters(tmp_path: Path) -> None:
+    """LaTeX's default fonts draw an accent as a glyph of its own over its letter, and PDFium reads it where the page
+    draws it ("Jimenez´", "Pati˜no"), so the name is never matched. It is joined to the letter under it, wherever
+    drawn; a tilde or caret beside letters, as in code, stays as it is."""
+    write_bytes(tmp_path / "docs" / "paper.pdf", _accents_as_glyphs())
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "Consistency was proved by Jiménez" in document.text
+    assert "and Patiño of Mañana Labs." in document.text
+    assert "Run cd ~/notes and square it: x^2." in document.text
+    assert not any(mark in document.text for mark in "\u00b4\u02dc\u0301\u0303")
+
+
+def _accents_as_glyphs() -> bytes:
+    """A page set as LaTeX sets accents in its default (OT1) fonts, each accent a glyph of its own over its letter:
+    drawn after the word ("Jimenez", then an acute over its first e) and before the letter ("Pati", a tilde over
+    where the n goes, then "no"); then a line of code whose tilde and caret stand beside letters."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=dejavu_path())
+    pdf.set_font("DejaVu", size=12)
+    x, y = 20.0, 40.0
+
+    def centred_over(line: str, letter_at: int, accent: str) -> float:
+        """Where ``accent`` starts so that it is centred over ``line[letter_at]`` of a line drawn at ``x``."""
+        letter_width = pdf.get_string_width(line[letter_at])
+        return x + pdf.get_string_width(line[:letter_at]) + (letter_width - pdf.get_string_width(accent)) / 2
+
+    line = "Consistency was proved by Jimenez"
+    pdf.text(x, y, line)
+    pdf.text(centred_over(line, line.index("menez") + 1, "\u00b4"), y - 1.2, "\u00b4")
+    pdf.text(x, y + 10, "and Pati")
+    pdf.text(centred_over("and Patino", 8, "\u02dc"), y + 10 - 1.4, "\u02dc")
+    pdf.text(x + pdf.get_string_width("and Pati"), y + 10, "no of Ma\u00f1ana Labs.")
+    pdf.text(x, y + 20, "Run cd ~/notes and square it: x^2.")
+    return bytes(pdf.output())
 
 
 def _filled_form(label: str, value: str) -> bytes:

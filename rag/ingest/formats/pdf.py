@@ -9,8 +9,11 @@ glyph soup, emitted glyph names and dropped spaces in others), and it is 15 time
 from __future__ import annotations
 
 import re
+import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+
+import numpy as np
 
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.ingest.reading import shorten
@@ -22,6 +25,23 @@ _TEX_LIGATURES = {"\x0b": "ff", "\x0c": "fi", "\x0d": "fl", "\x0e": "ffi", "\x0f
 _UNMAPPED_LIGATURE = re.compile(r"(?<=[A-Za-z])[\x0b-\x0f]|[\x0b-\x0f](?=[a-z])")
 """A control character touching letters is a ligature of an old TeX font (OT1 encoding) that has no Unicode map:
 "o\x0bered" is "offered". pdftotext drops these ("oered")."""
+_ACCENT_MARKS = {
+    "`": "\u0300", "\u00b4": "\u0301", "^": "\u0302", "\u02c6": "\u0302", "~": "\u0303", "\u02dc": "\u0303",
+    "\u00af": "\u0304", "\u02c9": "\u0304", "\u02d8": "\u0306", "\u02d9": "\u0307", "\u00a8": "\u0308",
+    "\u02da": "\u030a", "\u02dd": "\u030b", "\u02c7": "\u030c", "\u00b8": "\u0327", "\u02db": "\u0328",
+}  # fmt: skip
+"""Accents that old TeX fonts (OT1, LaTeX's default) and some others draw as glyphs of their own over or under a
+letter, and the combining marks they stand for: PDFium reads "Jiménez" set that way as "Jimen´ez", and "Miśkiewicz"
+as "Miskiewicz´", the accent wherever the page happens to draw it."""
+_SPACING_ACCENT = "[" + re.escape("".join(c for c in _ACCENT_MARKS if not c.isascii())) + "]"
+_ACCENT_BY_LETTER = re.compile(
+    rf"[^\W\d_]\s?{_SPACING_ACCENT}|{_SPACING_ACCENT}\s?[^\W\d_]|[^\W\d_][`^~][^\W\d_]|\s[\u0300-\u036f]\s?[^\W\d_]"
+)
+"""An accent glyph beside a letter in a page's text: only then are the page's glyph positions looked at. A grave,
+caret or tilde of ASCII counts only inside a word (code and TeX sources have them beside words), and a combining
+mark only after a space (after a letter it is where it belongs)."""
+_DOTLESS = {"\u0131": "i", "\u0237": "j"}
+"""Accented i and j are set on dotless letters."""
 
 
 def extract_pdf(source: str, data: bytes, builder: TextBuilder) -> list[SkippedFile]:
@@ -110,7 +130,8 @@ def _page_edges(document, index: int) -> PageEdges:
     textpage = page.get_textpage()
     try:
         box = tuple(page.get_bbox())
-        text = clean_page_text(textpage.get_text_bounded(*box))
+        reader = _PageText(textpage)
+        text = reader.within(box)
         rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
         if not rects:
             return PageEdges(box, text, None, None)
@@ -119,9 +140,9 @@ def _page_edges(document, index: int) -> PageEdges:
         highest, top_floor = max(r[3] for r in top_line), min(r[1] for r in top_line)
         lowest, bottom_ceiling = min(r[1] for r in bottom_line), max(r[3] for r in bottom_line)
         left, right = box[0], box[2]
-        top = textpage.get_text_bounded(left, top_floor - _MARGIN, right, highest + _MARGIN)
-        bottom = textpage.get_text_bounded(left, lowest - _MARGIN, right, bottom_ceiling + _MARGIN)
-        return PageEdges(box, text, (clean_page_text(top), top_floor), (clean_page_text(bottom), bottom_ceiling))
+        top = reader.within((left, top_floor - _MARGIN, right, highest + _MARGIN))
+        bottom = reader.within((left, lowest - _MARGIN, right, bottom_ceiling + _MARGIN))
+        return PageEdges(box, text, (top, top_floor), (bottom, bottom_ceiling))
     finally:
         textpage.close()
         page.close()
@@ -152,10 +173,124 @@ def _page_text(document, index: int, edges: PageEdges, furniture: frozenset[str]
     page = document[index]
     textpage = page.get_textpage()
     try:
-        return clean_page_text(textpage.get_text_bounded(left, bottom, right, top))
+        return _PageText(textpage).within((left, bottom, right, top))
     finally:
         textpage.close()
         page.close()
+
+
+Rect = tuple[float, float, float, float]
+"""left, bottom, right, top, in PDF points."""
+
+
+class _PageText:
+    """One page's PDFium text, read within rectangles. An accent that the page draws as a glyph of its own over
+    (or under) a letter is joined to that letter and composed: PDFium reads "Jiménez" so set as "Jimen´ez", and
+    "Miśkiewicz" as "Miskiewicz´", wherever the page draws the accent (pdftotext composes them too). Glyph positions
+    are read once, and only for a page whose text has an accent beside a letter."""
+
+    def __init__(self, textpage) -> None:
+        self.textpage = textpage
+        self._glyphs: _Glyphs | None = None
+
+    def within(self, rect: Rect) -> str:
+        """The text within ``rect``, accents on their letters, PDFium's own conventions undone."""
+        text = self.textpage.get_text_bounded(*rect)
+        if _ACCENT_BY_LETTER.search(text):
+            self._glyphs = self._glyphs or _Glyphs.read(self.textpage)
+            text = self._glyphs.with_accents_on_letters(rect) or text
+        return clean_page_text(text)
+
+
+@dataclass(frozen=True)
+class _Glyphs:
+    """A text page's characters in PDFium's order, whether PDFium generated each (a space or line break it inferred),
+    and their boxes (left, bottom, right, top; zeros where PDFium has none)."""
+
+    chars: str
+    generated: np.ndarray
+    boxes: np.ndarray
+
+    @classmethod
+    def read(cls, textpage) -> _Glyphs:
+        import ctypes
+
+        import pypdfium2.raw as pdfium_c
+
+        count = textpage.count_chars()
+        chars = textpage.get_text_range(0, count)
+        if len(chars) != count:  # characters past U+FFFF come as two UTF-16 units: read them one by one
+            chars = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(count))
+        generated = np.array([pdfium_c.FPDFText_IsGenerated(textpage, i) == 1 for i in range(count)], dtype=bool)
+        boxes = np.zeros((count, 4), dtype=np.float64)
+        left, right, bottom, top = (ctypes.c_double() for _ in range(4))
+        for i in range(count):
+            if pdfium_c.FPDFText_GetCharBox(textpage.raw, i, left, right, bottom, top):
+                boxes[i] = left.value, bottom.value, right.value, top.value
+        return cls(chars, generated, boxes)
+
+    def with_accents_on_letters(self, rect: Rect) -> str | None:
+        """The text within ``rect`` character by character, each accent glyph that sits on a letter made a combining
+        mark of it and composed (NFC); None when no accent sits on a letter. A glyph sits on the letter whose ink
+        spans its middle across, and whose top quarter it is above (or bottom quarter below) by less than the
+        letter's height: a tilde or caret set beside letters, as in code, is not an accent."""
+        chars, generated = self.chars, self.generated
+        left, bottom, right, top = self.boxes.T
+        middle_x, middle_y, height = (left + right) / 2, (bottom + top) / 2, top - bottom
+        inside = (middle_x >= rect[0]) & (middle_x <= rect[2]) & (middle_y >= rect[1]) & (middle_y <= rect[3])
+        owner = np.maximum.accumulate(np.where(generated, -1, np.arange(len(chars))))
+        kept = np.where(
+            owner >= 0, inside[np.maximum(owner, 0)], False
+        )  # a generated character goes with the one before
+        accent = (
+            np.array([c in _ACCENT_MARKS or "\u0300" <= c <= "\u036f" for c in chars], dtype=bool) & kept & ~generated
+        )
+        letter = np.array([c.isalpha() for c in chars], dtype=bool) & kept & ~generated & ~accent & (height > 0)
+        marks: dict[int, list[int]] = {}
+        for i in np.flatnonzero(accent):
+            x, y = middle_x[i], middle_y[i]
+            over = (y >= top - height / 4) & (y <= top + height)
+            under = (y <= bottom + height / 4) & (y >= bottom - height)
+            candidates = np.flatnonzero(letter & (left <= x) & (right >= x) & (over | under))
+            if len(candidates):
+                base = int(candidates[np.argmin(np.abs(middle_x[candidates] - x))])
+                if _takes_accent(chars[base], _ACCENT_MARKS.get(chars[i], chars[i])):
+                    marks.setdefault(base, []).append(int(i))
+        if not marks:
+            return None
+        placed = {i for accents in marks.values() for i in accents}
+        parts = []
+        for i, char in enumerate(chars):
+            if not kept[i] or i in placed or (generated[i] and self._space_for_accent(i, placed)):
+                continue
+            if i in marks:
+                combining = "".join(_ACCENT_MARKS.get(chars[a], chars[a]) for a in sorted(marks[i]))
+                char = unicodedata.normalize("NFC", _DOTLESS.get(char, char) + combining)
+            parts.append(char)
+        return "".join(parts)
+
+    def _space_for_accent(self, index: int, placed: set[int]) -> bool:
+        """Whether ``index`` is a space PDFium inserted beside an accent glyph it took for a word of its own, between
+        two letters that touch once the accent is on its letter ("stosowan ˛a" is "stosowaną")."""
+        chars, boxes = self.chars, self.boxes
+        if chars[index] != " " or not {index - 1, index + 1} & placed:
+            return False
+
+        def gone(i: int) -> bool:
+            return i in placed or (bool(self.generated[i]) and chars[i] == " ")
+
+        before = next((i for i in range(index - 1, -1, -1) if not gone(i)), None)
+        after = next((i for i in range(index + 1, len(chars)) if not gone(i)), None)
+        if before is None or after is None or not (chars[before].isalpha() and chars[after].isalpha()):
+            return False
+        height = max(boxes[before][3] - boxes[before][1], boxes[after][3] - boxes[after][1])
+        return abs(boxes[after][0] - boxes[before][2]) < 0.15 * height
+
+
+def _takes_accent(letter: str, mark: str) -> bool:
+    """A plain letter takes any accent (x̄ stays a letter and a mark); an accented one only one that makes a letter
+    of some script with it (ê and ´ are ế): a glyph table or a page about typing accents sets them side by side."""
+    return len(unicodedata.normalize("NFD", letter)) == 1 or len(unicodedata.normalize("NFC", letter + mark)) == 1
 
 
 def clean_page_text(text: str) -> str:
