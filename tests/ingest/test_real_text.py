@@ -15,6 +15,7 @@ from rag.index.build import build_index
 from rag.index.lexical import LexicalTokenizer
 from rag.index.reader import open_index
 from rag.ingest.decoding import UndecodableFileError, decode_bytes
+from rag.ingest.formats.pdf import clean_page_text
 from rag.ingest.loading import load_corpus
 from rag.search.citation import span_in
 from rag.search.searcher import Searcher
@@ -223,6 +224,17 @@ def test_accents_drawn_as_glyphs_of_their_own_are_joined_to_their_letters(tmp_pa
     assert "and Patiño of Mañana Labs." in document.text
     assert "Run cd ~/notes and square it: x^2." in document.text
     assert not any(mark in document.text for mark in "\u00b4\u02dc\u0301\u0303")
+
+
+def test_adobe_private_use_glyphs_are_read_as_the_letters_they_draw() -> None:
+    """Expert fonts name their glyphs instead of mapping them, and PDFium (like pdftotext) passes on Adobe's private-use
+    code points for the names: small capitals, old-style figures, Serbian italic Cyrillic. They are the letters."""
+    small_caps = (
+        "N\uf765\uf778\uf774 \uf770\uf761\uf772\uf774 \uf76f\uf766 \uf763\uf76f\uf764\uf765, \uf731\uf739\uf738\uf734"
+    )
+    assert clean_page_text(small_caps) == "Next part of code, 1984"
+    assert clean_page_text("На шта тре\uf6c5а о\uf6c5ратити: \uf6c7рево\uf6c6") == "На шта треба обратити: превод"
+    assert clean_page_text("\uf8f1 x \uf8fc private \ue000") == "⎧ x ⎫ private \ue000"  # another font's own stays
 
 
 def _accents_as_glyphs() -> bytes:

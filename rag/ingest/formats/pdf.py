@@ -40,6 +40,26 @@ _ACCENT_BY_LETTER = re.compile(
 """An accent glyph beside a letter in a page's text: only then are the page's glyph positions looked at. A grave,
 caret or tilde of ASCII counts only inside a word (code and TeX sources have them beside words), and a combining
 mark only after a space (after a letter it is where it belongs)."""
+_ANY_ACCENT = re.compile(rf"{_SPACING_ACCENT}|[`^~\u0300-\u036f]")
+"""What a page must have for ``_ACCENT_BY_LETTER`` to be worth a search (most pages have none of these)."""
+_ADOBE_SMALL = [0xF721, 0xF724, 0xF726, *range(0xF730, 0xF73A), 0xF73F, *range(0xF760, 0xF77B), 0xF7A1, 0xF7A2]
+_ADOBE_SMALL += [0xF7A8, 0xF7AF, 0xF7B4, 0xF7B8, 0xF7BF, *(c for c in range(0xF7E0, 0xF800) if c != 0xF7F7)]
+_ADOBE_RUNS = {
+    0xF6BE: "ȷ",
+    0xF6C4: "гбдпт",
+    0xF6D9: "©®™1",
+    0xF6DF: "¢¢,,$$--..abdeilmorst",
+    0xF6F4: "˘ˇˆ˙˝łœ˛˚š˜ž",
+    0xF8E6: "⏐⎯®©™⎛⎜⎝⎡⎢⎣⎧⎨⎩⎪⎮⎞⎟⎠⎤⎥⎦⎫⎬⎭",
+}
+_ADOBE_CORPORATE_USE = {code: chr(code - 0xF700) for code in _ADOBE_SMALL} | {
+    first + i: char for first, chars in _ADOBE_RUNS.items() for i, char in enumerate(chars)
+}
+"""Adobe's private-use code points (its Glyph List's "corporate use" assignments) for glyphs of expert and symbol
+fonts, where the font names its glyphs rather than mapping them to Unicode: small capitals and old-style figures
+(U+F761 "Asmall" is an a), superior and inferior letters, Serbian italic Cyrillic, the pieces of large brackets.
+PDFium and pdftotext both pass them on, so "Next" set in small capitals was indexed as four unknown characters."""
+_ADOBE_GLYPH = re.compile("[\uf6be-\uf8fe]")
 _DOTLESS = {"\u0131": "i", "\u0237": "j"}
 """Accented i and j are set on dotless letters."""
 
@@ -196,19 +216,21 @@ class _PageText:
     def within(self, rect: Rect) -> str:
         """The text within ``rect``, accents on their letters, PDFium's own conventions undone."""
         text = self.textpage.get_text_bounded(*rect)
-        if _ACCENT_BY_LETTER.search(text):
+        if _ANY_ACCENT.search(text) and _ACCENT_BY_LETTER.search(text):
             self._glyphs = self._glyphs or _Glyphs.read(self.textpage)
             text = self._glyphs.with_accents_on_letters(rect) or text
         return clean_page_text(text)
 
 
+_SPACING = frozenset(" \r\n")
+
+
 @dataclass(frozen=True)
 class _Glyphs:
-    """A text page's characters in PDFium's order, whether PDFium generated each (a space or line break it inferred),
-    and their boxes (left, bottom, right, top; zeros where PDFium has none)."""
+    """A text page's characters in PDFium's order and their boxes (left, bottom, right, top; zeros where PDFium has
+    none). Spaces and line breaks, most of which PDFium infers from gaps, go with the character before them."""
 
     chars: str
-    generated: np.ndarray
     boxes: np.ndarray
 
     @classmethod
@@ -221,31 +243,27 @@ class _Glyphs:
         chars = textpage.get_text_range(0, count)
         if len(chars) != count:  # characters past U+FFFF come as two UTF-16 units: read them one by one
             chars = "".join(chr(pdfium_c.FPDFText_GetUnicode(textpage, i)) for i in range(count))
-        generated = np.array([pdfium_c.FPDFText_IsGenerated(textpage, i) == 1 for i in range(count)], dtype=bool)
         boxes = np.zeros((count, 4), dtype=np.float64)
         left, right, bottom, top = (ctypes.c_double() for _ in range(4))
-        for i in range(count):
-            if pdfium_c.FPDFText_GetCharBox(textpage.raw, i, left, right, bottom, top):
+        for i, char in enumerate(chars):
+            if char not in _SPACING and pdfium_c.FPDFText_GetCharBox(textpage.raw, i, left, right, bottom, top):
                 boxes[i] = left.value, bottom.value, right.value, top.value
-        return cls(chars, generated, boxes)
+        return cls(chars, boxes)
 
     def with_accents_on_letters(self, rect: Rect) -> str | None:
         """The text within ``rect`` character by character, each accent glyph that sits on a letter made a combining
         mark of it and composed (NFC); None when no accent sits on a letter. A glyph sits on the letter whose ink
         spans its middle across, and whose top quarter it is above (or bottom quarter below) by less than the
         letter's height: a tilde or caret set beside letters, as in code, is not an accent."""
-        chars, generated = self.chars, self.generated
+        chars = self.chars
         left, bottom, right, top = self.boxes.T
         middle_x, middle_y, height = (left + right) / 2, (bottom + top) / 2, top - bottom
         inside = (middle_x >= rect[0]) & (middle_x <= rect[2]) & (middle_y >= rect[1]) & (middle_y <= rect[3])
-        owner = np.maximum.accumulate(np.where(generated, -1, np.arange(len(chars))))
-        kept = np.where(
-            owner >= 0, inside[np.maximum(owner, 0)], False
-        )  # a generated character goes with the one before
-        accent = (
-            np.array([c in _ACCENT_MARKS or "\u0300" <= c <= "\u036f" for c in chars], dtype=bool) & kept & ~generated
-        )
-        letter = np.array([c.isalpha() for c in chars], dtype=bool) & kept & ~generated & ~accent & (height > 0)
+        spacing = np.array([c in _SPACING for c in chars], dtype=bool)
+        owner = np.maximum.accumulate(np.where(spacing, -1, np.arange(len(chars))))
+        kept = np.where(owner >= 0, inside[np.maximum(owner, 0)], False)
+        accent = np.array([c in _ACCENT_MARKS or "\u0300" <= c <= "\u036f" for c in chars], dtype=bool) & kept
+        letter = np.array([c.isalpha() for c in chars], dtype=bool) & kept & ~accent & (height > 0)
         marks: dict[int, list[int]] = {}
         for i in np.flatnonzero(accent):
             x, y = middle_x[i], middle_y[i]
@@ -261,7 +279,7 @@ class _Glyphs:
         placed = {i for accents in marks.values() for i in accents}
         parts = []
         for i, char in enumerate(chars):
-            if not kept[i] or i in placed or (generated[i] and self._space_for_accent(i, placed)):
+            if not kept[i] or i in placed or self._space_for_accent(i, placed):
                 continue
             if i in marks:
                 combining = "".join(_ACCENT_MARKS.get(chars[a], chars[a]) for a in sorted(marks[i]))
@@ -270,14 +288,14 @@ class _Glyphs:
         return "".join(parts)
 
     def _space_for_accent(self, index: int, placed: set[int]) -> bool:
-        """Whether ``index`` is a space PDFium inserted beside an accent glyph it took for a word of its own, between
-        two letters that touch once the accent is on its letter ("stosowan ˛a" is "stosowaną")."""
+        """Whether ``index`` is a space beside an accent glyph that PDFium took for a word of its own, between two
+        letters that touch once the accent is on its letter ("stosowan ˛a" is "stosowaną")."""
         chars, boxes = self.chars, self.boxes
         if chars[index] != " " or not {index - 1, index + 1} & placed:
             return False
 
         def gone(i: int) -> bool:
-            return i in placed or (bool(self.generated[i]) and chars[i] == " ")
+            return i in placed or chars[i] == " "
 
         before = next((i for i in range(index - 1, -1, -1) if not gone(i)), None)
         after = next((i for i in range(index + 1, len(chars)) if not gone(i)), None)
@@ -295,9 +313,11 @@ def _takes_accent(letter: str, mark: str) -> bool:
 
 def clean_page_text(text: str) -> str:
     """PDFium's page text with its own conventions undone: CRLF line ends, hyphenation marks between the halves
-    of a joined word, TeX ligatures without a Unicode map. Other control characters (undecodable glyphs) and
-    Unicode ligatures are left to ``TextBuilder``."""
+    of a joined word, TeX ligatures without a Unicode map, Adobe's private-use glyphs. Other control characters
+    (undecodable glyphs) and Unicode ligatures are left to ``TextBuilder``."""
     text = _HYPHENATION.sub("", text.replace("\r\n", "\n"))
+    if _ADOBE_GLYPH.search(text):
+        text = text.translate(_ADOBE_CORPORATE_USE)
     return _UNMAPPED_LIGATURE.sub(lambda match: _TEX_LIGATURES[match.group()], text)
 
 
