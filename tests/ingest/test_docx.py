@@ -376,3 +376,39 @@ def test_title_is_the_stored_one_else_the_title_paragraph_never_one_python_docx_
     bare.add_paragraph("Just a line.")
     doc = load_bytes(with_parts(bare, {}, drop="core-properties"))
     assert doc.title is None and doc.text == "Just a line."
+
+
+STRICT = "http://purl.oclc.org/ooxml"
+STRICT_PARTS = {
+    "[Content_Types].xml": '<Types xmlns="http://schemas.openxmlformats.org/package/2006/content-types">'
+    '<Default Extension="rels" ContentType="application/vnd.openxmlformats-package.relationships+xml"/>'
+    '<Default Extension="xml" ContentType="application/xml"/>'
+    '<Override PartName="/word/document.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.document.main+xml"/>'
+    '<Override PartName="/word/styles.xml" '
+    'ContentType="application/vnd.openxmlformats-officedocument.wordprocessingml.styles+xml"/></Types>',
+    "_rels/.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{STRICT}/officeDocument/relationships/officeDocument" '
+    'Target="word/document.xml"/></Relationships>',
+    "word/_rels/document.xml.rels": '<Relationships xmlns="http://schemas.openxmlformats.org/package/2006/relationships">'
+    f'<Relationship Id="rId1" Type="{STRICT}/officeDocument/relationships/styles" Target="styles.xml"/>'
+    "</Relationships>",
+    "word/styles.xml": f'<w:styles xmlns:w="{STRICT}/wordprocessingml/main">'
+    '<w:style w:type="paragraph" w:styleId="Heading1"><w:name w:val="heading 1"/></w:style></w:styles>',
+    "word/document.xml": f'<w:document xmlns:w="{STRICT}/wordprocessingml/main"><w:body>'
+    '<w:p><w:pPr><w:pStyle w:val="Heading1"/></w:pPr><w:r><w:t>Harbour permits</w:t></w:r></w:p>'
+    '<w:p><w:r><w:t>Permits are renewed every </w:t></w:r><w:r><w:rPr><w:b w:val="on"/></w:rPr>'
+    "<w:t>three years</w:t></w:r><w:r><w:t>.</w:t></w:r></w:p></w:body></w:document>",
+}
+
+
+def test_a_strict_open_xml_document_is_read_like_a_transitional_one() -> None:
+    """Word saves "Strict Open XML Document" with ISO 29500 Strict namespaces, where python-docx finds no document at
+    all; the package is read with them renamed, headings included."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as package:
+        for name, xml in STRICT_PARTS.items():
+            package.writestr(name, '<?xml version="1.0" encoding="UTF-8" standalone="yes"?>\n' + xml)
+    doc = load_bytes(archive.getvalue())
+    assert paragraphs(doc.text) == ["Harbour permits", "Permits are renewed every three years."]
+    assert section_of(doc, "three years") == "Harbour permits"

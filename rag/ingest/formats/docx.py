@@ -76,7 +76,7 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
 
     _check_inflation(data, limits)
     try:
-        document = docx.Document(io.BytesIO(data))
+        document = docx.Document(io.BytesIO(_as_transitional(data)))
     except Exception as exc:  # python-docx raises zip, XML or package errors for anything that is not DOCX
         raise UnreadableError(f"not a readable DOCX ({type(exc).__name__}: {shorten(str(exc))})") from None
     open_tables: list[list[list[list[str]]]] = []  # tables being read, innermost last: rows of cells of lines
@@ -399,6 +399,32 @@ def _name_level(name: str) -> int | None:
         return 1
     match = re.fullmatch(r"heading ([1-9])", name)
     return int(match.group(1)) if match else None
+
+
+_STRICT_NAMESPACE = re.compile(rb"http://purl\.oclc\.org/ooxml/(wordprocessingml|officeDocument|drawingml)/")
+"""The namespaces of ISO 29500 Strict (Word's "Strict Open XML Document"), where Transitional, which python-docx
+reads, has ``http://schemas.openxmlformats.org/<part>/2006/``."""
+
+
+def _as_transitional(data: bytes) -> bytes:
+    """A Strict package with its namespaces and relationship types renamed to Transitional ones, part by part and
+    uncompressed (sizes were checked before: ``_check_inflation``); any other package as it is. python-docx finds
+    no document in a Strict package at all ("no relationship of type officeDocument")."""
+    with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        try:
+            strict = _STRICT_NAMESPACE.search(archive.read("_rels/.rels")) is not None
+        except (KeyError, zipfile.BadZipFile, ValueError, EOFError):
+            return data  # python-docx says what is wrong with it
+        if not strict:
+            return data
+        renamed = io.BytesIO()
+        with zipfile.ZipFile(renamed, "w", zipfile.ZIP_STORED) as transitional:
+            for part in archive.infolist():
+                content = archive.read(part)
+                if part.filename.endswith((".xml", ".rels")):
+                    content = _STRICT_NAMESPACE.sub(rb"http://schemas.openxmlformats.org/\1/2006/", content)
+                transitional.writestr(part.filename, content)
+    return renamed.getvalue()
 
 
 _BOMB_PART_BYTES = 1 << 20
