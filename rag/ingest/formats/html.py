@@ -241,6 +241,9 @@ def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
     for element in kept.iter(*_TRAFILATURA_BLOCKS):
         if len(key := _prefix(element)) >= 20:
             samples.setdefault(key, len(_squeeze(" ".join(element.itertext()))))
+    for run in _loose_runs(kept):
+        if len(key := _squeeze(run)[:40]) >= 20:
+            samples.setdefault(key, len(_squeeze(run)))
     weights: dict[HtmlElement, int] = {}
     for element in tree.iter(*_PAGE_BLOCKS, "figcaption", "div"):
         if (weight := samples.pop(_prefix(element), None)) is not None:
@@ -251,15 +254,52 @@ def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
     return max(holders, key=lambda e: sum(1 for _ in e.iterancestors()), default=None)
 
 
+_TRAFILATURA_CONTAINERS = ("p", "head", "list", "item", "table", "row", "cell", "quote")
+
+
+def _is_code_block(element: HtmlElement) -> bool:
+    """trafilatura writes inline code and code blocks alike, as ``<code>``: a block has lines."""
+    return element.tag == "code" and "\n" in "".join(element.itertext()).strip()
+
+
+def _loose_runs(kept: HtmlElement) -> list[str]:
+    """The text trafilatura kept outside its blocks (a page's paragraph that is a ``<div>`` of loose text and inline
+    tags comes out so), one string per run between blocks: a page whose kept text is mostly such runs would
+    otherwise have its container found by the one ``<p>`` beside them."""
+    runs, current = [], [kept.text or ""]
+    for child in kept:
+        if child.tag in _TRAFILATURA_CONTAINERS or _is_code_block(child):
+            runs.append("".join(current))
+            current = []
+        else:
+            current.extend(child.itertext())
+        current.append(child.tail or "")
+    runs.append("".join(current))
+    return [run for run in runs if run.strip()]
+
+
 def _shingles(text: str, size: int = 4) -> set[tuple[str, ...]]:
     words = re.findall(r"\w+", _norm(text))
     return {tuple(words[i : i + size]) for i in range(len(words) - size + 1)}
 
 
+IN_FLOW_WORDS = 25
+"""A paragraph this long that trafilatura dropped, between paragraphs it kept, is kept: trafilatura discards any
+element whose class says "sidebar", and DocBook (the Debian Handbook, many manuals) calls its in-text boxes that."""
+_WORD = re.compile(r"\w+")
+_HAN_OR_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
+
+
+def _word_count(text: str) -> int:
+    """Words, where Chinese and Japanese, written without spaces, count one per two characters."""
+    return len(_WORD.findall(_HAN_OR_KANA.sub(" ", text))) + len(_HAN_OR_KANA.findall(text)) // 2
+
+
 def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[Event]:
     """A block stays when trafilatura kept its text (verbatim, or half of its 4-word shingles where renderings
-    differ: footnote marks, <sup>); a table when a third of its cells are kept; a heading when something is kept
-    after it before the next heading of its level or higher."""
+    differ: footnote marks, <sup>), or when it is a paragraph of ``IN_FLOW_WORDS`` or more between blocks it kept; a
+    table when a third of its cells are kept; a heading when something is kept after it before the next heading of
+    its level or higher."""
     kept_text = _squeeze(" ".join(kept.itertext()))
     kept_blocks = {_squeeze(" ".join(e.itertext())) for e in kept.iter(*_TRAFILATURA_BLOCKS)}
     kept_shingles = _shingles(" ".join(kept.itertext()))
@@ -271,14 +311,18 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
         shingles = _shingles(text)
         return len(shingles) >= 3 and len(shingles & kept_shingles) >= 0.5 * len(shingles)
 
-    content: list[Event] = []
-    for event in events:
+    def verdict(event: Event) -> bool:
         if isinstance(event, Table):
             cells = [cell for row in event.rows for cell in row if len(cell.strip()) >= 2]
-            if cells and sum(is_kept(cell) or _squeeze(cell) in kept_text for cell in cells) >= len(cells) / 3:
-                content.append(event)
-        elif isinstance(event, Heading) or is_kept(event.text):
-            content.append(event)
+            return bool(cells) and sum(is_kept(cell) or _squeeze(cell) in kept_text for cell in cells) >= len(cells) / 3
+        return isinstance(event, Heading) or is_kept(event.text)
+
+    verdicts = [verdict(event) for event in events]
+    kept_blocks_at = [i for i, event in enumerate(events) if verdicts[i] and isinstance(event, Block)]
+    for i, event in enumerate(events):
+        if not verdicts[i] and isinstance(event, Block) and _word_count(event.text) >= IN_FLOW_WORDS:
+            verdicts[i] = bool(kept_blocks_at) and kept_blocks_at[0] < i < kept_blocks_at[-1]
+    content = [event for event, keep in zip(events, verdicts, strict=True) if keep]
     result: list[Event] = []
     content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
     for event in reversed(content):
