@@ -147,6 +147,20 @@ def test_paragraphs_of_loose_text_and_inline_code_are_all_kept() -> None:
     assert all(prose("anacron", 4, seed) in doc.text for seed in (70, 71, 99))
 
 
+def test_a_page_run_into_one_block_that_begins_with_its_menu_keeps_its_text() -> None:
+    """latex2html pages (gnuplot's manual) put a navigation panel and then loose text in <body>; trafilatura returns
+    them as one block, whose first words matched the panel alone, and the page was indexed as its menu."""
+    panel = (
+        '<div class="navigation"><a href="n2.html"><img alt="next" src="next.png"></a><br>'
+        '<b>Next:</b> <a href="n2.html">Color_resources</a> <b>Up:</b> <a href="n0.html">Terminals</a> '
+        '<b>Previous:</b> <a href="n1.html">Command-line_options</a><br><br></div>'
+    )
+    text = prose("the monochrome displays", 2, 41)
+    body = f'{panel}<h3><a id="s1">Monochrome_options</a></h3><a id="x"></a>{text}<p><br><hr>'
+    doc = extract(f"<html><head><title>Monochrome_options</title></head><body>{body}</body></html>")
+    assert text in doc.text
+
+
 def test_a_header_inside_the_article_keeps_its_title_as_the_root_of_every_section_path() -> None:
     body = (
         "<article><header><h1>Counting seals at Orrin</h1><p>Why the colony doubled in ten years</p></header>"

@@ -236,7 +236,8 @@ def _prefix(element: HtmlElement, size: int = 40) -> str:
 def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
     """The smallest element of the page holding 90% of the text trafilatura kept (its blocks matched on their first
     40 characters): the article's container, with its headings and tables as the page wrote them. Weighed by text,
-    not counted, so that a short teaser elsewhere on the page does not stretch the container to the whole page."""
+    not counted, so that a short teaser elsewhere on the page does not stretch the container to the whole page; but
+    never an element with less than half as much text as trafilatura kept."""
     samples: dict[str, int] = {}
     for element in kept.iter(*_TRAFILATURA_BLOCKS):
         if len(key := _prefix(element)) >= 20:
@@ -251,7 +252,11 @@ def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
                 weights[holder] = weights.get(holder, 0) + weight
     total = max(weights.values(), default=0)  # what the root holds
     holders = [element for element, weight in weights.items() if weight >= 0.9 * total]
-    return max(holders, key=lambda e: sum(1 for _ in e.iterancestors()), default=None)
+    root = max(holders, key=lambda e: sum(1 for _ in e.iterancestors()), default=None)
+    kept_size = len(_squeeze(" ".join(kept.itertext())))
+    while root is not None and root.getparent() is not None and len(_squeeze(root.text_content())) < kept_size / 2:
+        root = root.getparent()  # trafilatura ran the page into one block, which began with a menu's text
+    return root
 
 
 _TRAFILATURA_CONTAINERS = ("p", "head", "list", "item", "table", "row", "cell", "quote")
