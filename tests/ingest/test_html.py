@@ -161,6 +161,30 @@ def test_a_page_run_into_one_block_that_begins_with_its_menu_keeps_its_text() ->
     assert text in doc.text
 
 
+def test_permalink_anchors_are_dropped_and_sphinx_api_entries_kept() -> None:
+    """Sphinx (and MkDocs, Hugo, ...) put a link to each heading's and definition's own place beside it, "¶": it
+    ended up in section paths, and trafilatura took the API entries holding one for links and dropped them."""
+    permalink = '<a class="headerlink" href="#{0}" title="Permalink to this definition">¶</a>'
+    entries = "".join(
+        f'<dl class="c macro"><dt id="c.{name}"><span>{name}</span>{permalink.format("c." + name)}</dt>'
+        f"<dd><p>{description}</p></dd></dl>"
+        for name, description in [
+            ("Py_None", "The Python None object, denoting lack of value. This object has no methods."),
+            ("Py_RETURN_NONE", "Properly handle returning Py_None from within a C function."),
+        ]
+    )
+    body = (
+        f'<div class="body"><section id="the-none-object"><h1>The None Object{permalink.format("the-none-object")}</h1>'
+        f"<p>{prose('the None object', 3, 61)}</p>{entries}</section></div>"
+        '<div class="sphinxsidebar"><h4>Previous topic</h4><p><a href="type.html">Type Objects</a></p></div>'
+    )
+    doc = extract(page("The None Object", body, around=False))
+    assert "¶" not in doc.text and all("¶" not in s.path for s in doc.sections)
+    assert "Py_RETURN_NONE\n\nProperly handle returning Py_None from within a C function." in doc.text
+    assert "The Python None object, denoting lack of value." in doc.text
+    assert path_of(doc, "Properly handle") == "The None Object"
+
+
 def test_a_header_inside_the_article_keeps_its_title_as_the_root_of_every_section_path() -> None:
     body = (
         "<article><header><h1>Counting seals at Orrin</h1><p>Why the colony doubled in ten years</p></header>"

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, NamedTuple
 
 from rag.ingest.decoding import UndecodableFileError, browser_codec, decode_bytes
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
+from rag.textforms import searchable
 
 if TYPE_CHECKING:
     from lxml.html import HtmlElement
@@ -70,6 +71,7 @@ def extract_html(data: bytes, builder: TextBuilder) -> str | None:
     tree = _parse(text)
     if tree is None:
         return None
+    _drop_permalinks(tree)
     large = sum(1 for _ in tree.iter()) > MAX_MAIN_CONTENT_ELEMENTS
     events = [] if large else _main_content(tree)
     if all(isinstance(e, Heading) for e in events):  # too large, or trafilatura found nothing, or nothing matched
@@ -163,6 +165,20 @@ def _parse(text: str) -> HtmlElement | None:
             f"elements nested over {_PARSER_DEPTH:,} deep (the HTML parser's limit; real pages nest a few dozen)"
         )
     return tree
+
+
+_SYMBOL_ONLY = re.compile(r"[^\w]?")
+
+
+def _drop_permalinks(tree: HtmlElement) -> None:
+    """Remove the links a page puts beside its headings and definitions to their own place in it (Sphinx's and
+    MkDocs' "¶", Hugo's "#", an icon): a link to a fragment of the page whose text is one symbol or none. They end up
+    in section paths ("Examples¶"), and trafilatura takes a definition list holding them for links and drops it
+    (Sphinx's API entries: a function's description lost). Their tail text stays."""
+    for link in tree.xpath("//a[starts-with(@href, '#')]"):
+        text = searchable("".join(link.itertext())).strip()
+        if _SYMBOL_ONLY.fullmatch(text) and link.getparent() is not None:
+            link.drop_tree()
 
 
 def _norm(text: str) -> str:
