@@ -15,6 +15,7 @@ from rag.index.build import build_index
 from rag.index.lexical import LexicalTokenizer
 from rag.index.reader import open_index
 from rag.ingest.decoding import UndecodableFileError, decode_bytes
+from rag.ingest.formats.markdown import markdown_structure
 from rag.ingest.formats.pdf import clean_page_text
 from rag.ingest.loading import load_corpus
 from rag.search.citation import span_in
@@ -392,3 +393,14 @@ def test_a_leading_rule_or_broken_block_is_not_front_matter(tmp_path: Path, text
     [document] = load_corpus([tmp_path / "docs"]).documents
     assert document.title is None and document.date is None
     assert [section.path for section in document.sections] == [text.split("\n")[1]]  # read as Markdown reads it
+
+
+def test_markdown_heading_paths_read_as_the_reader_sees_them() -> None:
+    """A changelog's headings are links ("## [1.13.0](https://...) (2025-10-27)"); section paths carried the link
+    targets and emphasis marks, which a citation shows and BM25 and the model read with every passage."""
+    text = (
+        "# [1.13.0](https://github.com/axios/axios/compare/v1.12.2...v1.13.0) (2025-10-27)\n\n"
+        "## Bug *fixes* in `fetch` ![adapter](icon.png)\n\nThe fetch adapter honours timeouts again.\n"
+    )
+    sections, _ = markdown_structure(text)
+    assert [s.path for s in sections] == ["1.13.0 (2025-10-27)", "1.13.0 (2025-10-27) > Bug fixes in fetch adapter"]

@@ -9,8 +9,12 @@ import logging
 import re
 import tomllib
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from rag.types import Document, Section, Table
+
+if TYPE_CHECKING:
+    from markdown_it.token import Token
 
 logger = logging.getLogger(__name__)
 
@@ -112,7 +116,7 @@ def markdown_structure(text: str, body_start: int = 0) -> tuple[tuple[Section, .
     tables: list[Table] = []
     for i, token in enumerate(tokens):
         if token.type == "heading_open" and token.map:
-            headings.append((offset(token.map[0]), int(token.tag[1]), tokens[i + 1].content.strip()))
+            headings.append((offset(token.map[0]), int(token.tag[1]), _shown_text(tokens[i + 1])))
         elif token.type == "table_open" and token.map:
             first, last = token.map
             end = line_end(last - 1)
@@ -126,3 +130,15 @@ def markdown_structure(text: str, body_start: int = 0) -> tuple[tuple[Section, .
         end = headings[n + 1][0] if n + 1 < len(headings) else len(text)
         sections.append(Section(start, end, " > ".join(t for _, t in stack)))
     return tuple(sections), tuple(tables)
+
+
+def _shown_text(inline: Token) -> str:
+    """A heading's text as a reader sees it: "[1.13.0](https://...) (2025-10-27)" is "1.13.0 (2025-10-27)" (link
+    targets, emphasis marks and inline HTML left out, an image by its alt text)."""
+    parts = []
+    for child in inline.children or []:
+        if child.type in ("text", "code_inline", "image"):
+            parts.append(child.content)
+        elif child.type in ("softbreak", "hardbreak"):
+            parts.append(" ")
+    return " ".join("".join(parts).split())
