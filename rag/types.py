@@ -29,7 +29,9 @@ TEXT_SUFFIXES = frozenset({".txt", ".md", ".markdown", ".xml"})
 """Read as decoded text and cited in it; ``.xml`` (RSS feeds, DocBook) as text with its markup, in the encoding its
 declaration names."""
 MARKDOWN_SUFFIXES = frozenset({".md", ".markdown"})
-EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".docx"})
+WEB_ARCHIVE_SUFFIXES = frozenset({".mht", ".mhtml"})
+"""A page saved by a browser as one file (MHTML: the page and its resources as MIME parts)."""
+EXTRACTED_SUFFIXES = frozenset({".pdf", ".html", ".htm", ".xhtml", ".docx"}) | WEB_ARCHIVE_SUFFIXES
 INDEXED_SUFFIXES = TEXT_SUFFIXES | EXTRACTED_SUFFIXES
 """File endings read from folders. A ``.jsonl`` file named on its own is read as a BEIR corpus."""
 

@@ -4,6 +4,7 @@ what is content, judges tiny pages differently from real ones."""
 
 from __future__ import annotations
 
+import quopri
 import random
 from pathlib import Path
 
@@ -66,9 +67,9 @@ def extract(html: str | bytes) -> Document:
     return documents[0]
 
 
-def skip_reason(html: str | bytes) -> str:
+def skip_reason(html: str | bytes, name: str = "x.html") -> str:
     data = html.encode("utf-8") if isinstance(html, str) else html
-    results = list(load_extracted(Path("x.html"), data))
+    results = list(load_extracted(Path(name), data))
     assert len(results) == 1 and isinstance(results[0], SkippedFile), results
     return results[0].reason
 
@@ -390,3 +391,54 @@ def test_a_page_declaring_utf16_in_ascii_bytes_is_read_as_utf8() -> None:
 def test_a_utf16_or_utf32_page_is_read(encoding: str) -> None:
     html = page("x", f"<article><h1>Grünwald café</h1>{paragraphs('the café', 4, 5)}</article>")
     assert extract(html.encode(encoding)).text.startswith("Grünwald café\n\n")
+
+
+def _chrome_mhtml(html_quoted_printable: str) -> bytes:
+    """A page as Chrome saves it as "Webpage, Single File": MIME parts, the page quoted-printable, then a style
+    sheet and an image."""
+    boundary = "----MultipartBoundary--Vk8nQ1pYl0oOAn0jPbRNJlLzKPRXhJ6ULfO4vkXrSd----"
+    return (
+        "From: <Saved by Blink>\r\nSnapshot-Content-Location: https://harbour.example/skarv\r\n"
+        "Subject: The Skarv lighthouse log\r\nDate: Tue, 1 Dec 2026 10:00:00 -0000\r\nMIME-Version: 1.0\r\n"
+        f'Content-Type: multipart/related;\r\n\ttype="text/html";\r\n\tboundary="{boundary}"\r\n\r\n\r\n'
+        f"--{boundary}\r\nContent-Type: text/html\r\nContent-ID: <frame-1@mhtml.blink>\r\n"
+        "Content-Transfer-Encoding: quoted-printable\r\nContent-Location: https://harbour.example/skarv\r\n\r\n"
+        f"{html_quoted_printable}\r\n\r\n"
+        f"--{boundary}\r\nContent-Type: text/css\r\nContent-Transfer-Encoding: quoted-printable\r\n"
+        "Content-Location: https://harbour.example/site.css\r\n\r\nbody { font-family: serif; }\r\n\r\n"
+        f"--{boundary}\r\nContent-Type: image/png\r\nContent-Transfer-Encoding: base64\r\n"
+        "Content-Location: https://harbour.example/lamp.png\r\n\r\niVBORw0KGgo=\r\n\r\n"
+        f"--{boundary}--\r\n"
+    ).encode("ascii")
+
+
+def test_a_page_saved_as_one_file_mhtml_is_read_like_the_page() -> None:
+    """Browsers save a page as one file (MHTML: Chrome's "Webpage, Single File", Edge's web archive); its page is
+    the first HTML part, quoted-printable (``=3D`` for "=", ``=`` at a line end joins lines), in the charset the
+    page declares."""
+    article = f"<h1>The Skarv lighthouse log</h1>{paragraphs('Skarv', 4, 9)}<p>Le phare de Skarv a été repeint.</p>"
+    page_html = page("The Skarv lighthouse log", f"<article>{article}</article>")
+    encoded = quopri.encodestring(page_html.encode("utf-8")).decode("ascii").replace("\n", "\r\n")
+    assert "=3D" in encoded and "=\r\n" in encoded  # what the reader must undo
+    results = list(load_extracted(Path("skarv.mhtml"), _chrome_mhtml(encoded)))
+    [doc] = [r for r in results if isinstance(r, Document)]
+    assert doc.text.startswith("The Skarv lighthouse log\n\n") and doc.format == "html"
+    assert prose("Skarv", 4, 903) in doc.text and "Le phare de Skarv a été repeint." in doc.text
+    assert "Harbour news" not in doc.text and "font-family" not in doc.text
+    no_page = _chrome_mhtml("").replace(b"text/html", b"text/plain")
+    assert skip_reason(no_page, "empty.mht").startswith("not a readable web archive")
+
+
+def test_a_folder_reads_xhtml_pages_and_web_archives(tmp_path: Path) -> None:
+    from rag.ingest.loading import load_corpus
+
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    body = f"<article><h1>The Skarv lighthouse log</h1>{paragraphs('Skarv', 4, 9)}</article>"
+    (folder / "log.xhtml").write_text(page("The Skarv lighthouse log", body), encoding="utf-8")
+    quoted = quopri.encodestring(page("The Skarv lighthouse log", body).encode()).decode().replace("\n", "\r\n")
+    (folder / "log.mhtml").write_bytes(_chrome_mhtml(quoted))
+    corpus = load_corpus([folder])
+    assert corpus.skipped == []
+    assert sorted(Path(d.source).name for d in corpus.documents) == ["log.mhtml", "log.xhtml"]
+    assert all(prose("Skarv", 4, 900) in d.text for d in corpus.documents)

@@ -1,4 +1,5 @@
-"""Documents that are not plain text: PDF, HTML and DOCX become a ``Document`` of their extracted text.
+"""Documents that are not plain text: PDF, HTML (and pages saved as MHTML) and DOCX become a ``Document`` of their
+extracted text.
 
 They are cited in the text extracted here, which the index stores and serves: that text is built once, with its
 pages, heading sections and tables recorded as spans of it (``TextBuilder``).
@@ -11,11 +12,11 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from rag.ingest.formats.docx import extract_docx
-from rag.ingest.formats.html import extract_html
+from rag.ingest.formats.html import extract_html, web_archive_page
 from rag.ingest.formats.pdf import extract_pdf
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.ingest.reading import LoadLimits, display_path, file_doc_id
-from rag.types import Document, SkippedFile
+from rag.types import WEB_ARCHIVE_SUFFIXES, Document, SkippedFile
 
 
 def load_extracted(path: Path, data: bytes, limits: LoadLimits | None = None) -> Iterator[Document | SkippedFile]:
@@ -35,6 +36,8 @@ def load_extracted(path: Path, data: bytes, limits: LoadLimits | None = None) ->
             blank_pages = extract_pdf(source, data, builder)
         elif suffix == ".docx":
             fmt, title = "docx", extract_docx(data, builder, limits)
+        elif suffix in WEB_ARCHIVE_SUFFIXES:
+            fmt, title = "html", extract_html(web_archive_page(data), builder)
         else:
             fmt, title = "html", extract_html(data, builder)
     except UnreadableError as exc:

@@ -103,6 +103,30 @@ _META_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:-]
 _HEAD_END = re.compile(rb"</head|<body", re.IGNORECASE)
 
 
+def web_archive_page(data: bytes) -> bytes:
+    """The page of a browser's one-file save (MHTML, RFC 2557: Chrome's "Webpage, Single File", Edge's and
+    Internet Explorer's web archives): its root HTML part, transfer encoding undone. A part whose MIME header names
+    a charset is returned as UTF-8 with a byte order mark, so that ``_decode_html`` reads it so; otherwise the
+    page's own declaration decides, as for any page."""
+    from email import message_from_bytes, policy
+
+    archive = message_from_bytes(data, policy=policy.compat32)
+    pages = [part for part in archive.walk() if part.get_content_type() in ("text/html", "application/xhtml+xml")]
+    start = archive.get_param("start")
+    root = next((p for p in pages if isinstance(start, str) and p.get("Content-ID") == start), None)
+    page = root or next(iter(pages), None)
+    content = page.get_payload(decode=True) if page is not None else None
+    if not isinstance(content, bytes) or not content.strip():
+        raise UnreadableError("not a readable web archive (MHTML): it holds no HTML page")
+    charset = page.get_content_charset()
+    if charset:
+        try:
+            return b"\xef\xbb\xbf" + content.decode(browser_codec(charset)).encode("utf-8")
+        except (LookupError, UnicodeDecodeError):
+            pass  # a wrong or unknown label: the page's own declaration, or its bytes, decide
+    return content
+
+
 def _decode_html(data: bytes, notes: list[str]) -> str:
     """Decode as browsers do: with the charset the page declares in its <head>, read as they read it
     (``browser_codec``), bytes it does not decode shown as U+FFFD and noted in ``notes`` (old sites mix a template
