@@ -252,6 +252,44 @@ def test_heading_levels_from_styles_names_and_outline_levels() -> None:
     assert "Form heading in a cell" in doc.text and all("Form heading" not in s.path for s in doc.sections)
 
 
+def toc_line(style: str, title: str, page: int) -> str:
+    """A table of contents line as Word writes it: a hyperlink to the heading, a tab, a PAGEREF field."""
+    return (
+        f'<w:p><w:pPr><w:pStyle w:val="{style}"/></w:pPr><w:hyperlink w:anchor="_Toc{page}"><w:r><w:t>{title}</w:t>'
+        '</w:r><w:r><w:tab/></w:r><w:r><w:fldChar w:fldCharType="begin"/></w:r><w:r><w:instrText> PAGEREF '
+        f'_Toc{page} \\h </w:instrText></w:r><w:r><w:fldChar w:fldCharType="separate"/></w:r><w:r><w:t>{page}</w:t>'
+        '</w:r><w:r><w:fldChar w:fldCharType="end"/></w:r></w:hyperlink></w:p>'
+    )
+
+
+def test_a_generated_table_of_contents_is_left_out() -> None:
+    """Word's table of contents repeats every heading with its page number: indexed, it is a passage that matches
+    any question about the headings' words, and its "Contents" heading (styled on Heading 1) opened a section. Both
+    forms are left out: in a content control (Word 2007 and later) and as bare ``TOC N`` paragraphs (older files)."""
+    document = docx.Document()
+    for style_id, name in [("TOCHeading", "TOC Heading"), ("TOC1", "toc 1"), ("TOC2", "toc 2")]:
+        document.styles.element.append(
+            parse_xml(f'<w:style {NS} w:type="paragraph" w:styleId="{style_id}"><w:name w:val="{name}"/></w:style>')
+        )
+    document.styles.element[-3].append(parse_xml(f'<w:pPr {NS}><w:outlineLvl w:val="0"/></w:pPr>'))
+    add_xml(
+        document,
+        '<w:sdt><w:sdtPr><w:docPartObj><w:docPartGallery w:val="Table of Contents"/><w:docPartUnique/></w:docPartObj>'
+        '</w:sdtPr><w:sdtContent><w:p><w:pPr><w:pStyle w:val="TOCHeading"/></w:pPr><w:r><w:t>Contents</w:t></w:r>'
+        f"</w:p>{toc_line('TOC1', 'Harbour permits', 3)}{toc_line('TOC2', 'Renewal fees', 4)}</w:sdtContent></w:sdt>",
+    )
+    add_xml(document, toc_line("TOC1", "Harbour permits", 3))  # an older file's, outside any content control
+    document.add_heading("Harbour permits", level=1)
+    document.add_paragraph("Permits are renewed every three years.")
+    document.add_heading("Renewal fees", level=2)
+    document.add_paragraph("The renewal fee is 40 crowns.")
+    doc = extract(document)
+    assert paragraphs(doc.text) == [
+        "Harbour permits", "Permits are renewed every three years.", "Renewal fees", "The renewal fee is 40 crowns."
+    ]  # fmt: skip
+    assert section_of(doc, "The renewal fee") == "Harbour permits > Renewal fees"
+
+
 def test_deeply_nested_tables_need_no_recursion() -> None:
     document = docx.Document()
     table = document.add_table(rows=1, cols=1)

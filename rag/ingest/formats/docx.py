@@ -83,7 +83,7 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
     styles = _Styles.read(document.styles.element)
     notes = _Notes.read(document)
     pending: list[tuple[str, str]] = []  # notes referred to in a table, added after it
-    for event in _walk(document.element.body, styles.levels, styles.default):
+    for event in _walk(document.element.body, styles):
         if builder.full:
             break
         pending.extend(event.notes)
@@ -126,8 +126,7 @@ def _document_title(document: Any, styles: _Styles) -> str | None:
         if stored:
             return _PRIVATE_USE.sub(UNKNOWN, stored)
     for paragraph in document.element.body.iter(W + "p"):  # in content controls and text boxes too (cover pages)
-        style = paragraph.find(f"{W}pPr/{W}pStyle")
-        if style is not None and style.get(W + "val") in styles.titles:
+        if _style_of(paragraph) in styles.titles:
             if text := " ".join(_paragraph(paragraph)[0].split()):
                 return text
     return None
@@ -186,10 +185,11 @@ def _roman(number: int) -> str:
     return result
 
 
-def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> Iterator[_Event]:
+def _walk(body: etree._Element, styles: _Styles) -> Iterator[_Event]:
     """Block-level content in reading order. A paragraph's text boxes come just before it (it anchors them, and a
     header box anchored in the first heading then stays out of that heading's section); text-box paragraphs are
-    never headings. Vertically merged continuation cells come out empty, so a merged cell's text appears once."""
+    never headings. Vertically merged continuation cells come out empty, so a merged cell's text appears once. A
+    table of contents Word generated is left out: its lines repeat the headings, with page numbers."""
     stack: list[tuple[etree._Element, bool] | _Event] = [(child, False) for child in reversed(body)]
     while stack:
         item = stack.pop()
@@ -200,8 +200,10 @@ def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> I
         tag = element.tag
         children: etree._Element | None = element
         if tag == W + "p":
+            if _style_of(element) in styles.contents:
+                continue
             text, boxes, notes = _paragraph(element)
-            level = 0 if in_box else _paragraph_level(element, levels, default_style)
+            level = 0 if in_box else _paragraph_level(element, styles.levels, styles.default)
             stack.append(_Event("p", text, level, tuple(notes)))
             stack.extend((child, True) for box in reversed(boxes) for child in reversed(box))
             continue
@@ -216,6 +218,9 @@ def _walk(body: etree._Element, levels: dict[str, int], default_style: str) -> I
             if merge is not None and merge.get(W + "val", "continue") != "restart":
                 continue  # continues the merged cell above: its text is there
         elif tag == W + "sdt":
+            gallery = element.find(f"{W}sdtPr/{W}docPartObj/{W}docPartGallery")
+            if gallery is not None and gallery.get(W + "val") == "Table of Contents":
+                continue
             children = element.find(W + "sdtContent")
         elif tag == MC + "AlternateContent":
             children = element.find(MC + "Choice")
@@ -331,12 +336,14 @@ def _split_parallel_lines(rows: list[list[str]]) -> list[list[str]]:
 
 @dataclass(frozen=True)
 class _Styles:
-    """What the paragraph styles say: each style id's heading level, the default paragraph style's id, and the ids
-    of styles that are (or are based on) the built-in Title."""
+    """What the paragraph styles say: each style id's heading level, the default paragraph style's id, the ids
+    of styles that are (or are based on) the built-in Title, and those of a table of contents' lines and heading
+    (built-in ``toc 1``-``toc 9``, ``TOC Heading``)."""
 
     levels: dict[str, int]
     default: str
     titles: frozenset[str]
+    contents: frozenset[str] = frozenset()
 
     @classmethod
     def read(cls, styles: etree._Element) -> _Styles:
@@ -346,6 +353,7 @@ class _Styles:
         own: dict[str, int | None] = {}
         based_on: dict[str, str] = {}
         named_title: set[str] = set()
+        contents: set[str] = set()
         default = ""
         for style in styles.iterchildren(W + "style"):
             if style.get(W + "type") != "paragraph" or not (style_id := style.get(W + "styleId")):
@@ -356,6 +364,8 @@ class _Styles:
             own[style_id] = _outline_level(outline) if outline is not None else _name_level(name)
             if name.lower() == "title":
                 named_title.add(style_id)
+            if re.fullmatch(r"toc [1-9]|toc heading", name.lower()):
+                contents.add(style_id)
             if (base := style.find(W + "basedOn")) is not None:
                 based_on[style_id] = base.get(W + "val", "")
             if style.get(W + "default") in ("1", "true", "on"):
@@ -363,7 +373,7 @@ class _Styles:
         levels = {style_id: own.get(_first_base(style_id, based_on, lambda s: own.get(s) is not None)) or 0
                   for style_id in own}  # fmt: skip
         titles = frozenset(s for s in own if _first_base(s, based_on, named_title.__contains__) in named_title)
-        return cls(levels, default, titles)
+        return cls(levels, default, titles, frozenset(contents))
 
 
 def _first_base(style_id: str, based_on: dict[str, str], wanted: Callable[[str], bool]) -> str:
@@ -376,13 +386,19 @@ def _first_base(style_id: str, based_on: dict[str, str], wanted: Callable[[str],
     return current
 
 
+def _style_of(paragraph: etree._Element) -> str | None:
+    """The paragraph's style id; None when it has none (the default style applies)."""
+    style = paragraph.find(f"{W}pPr/{W}pStyle")
+    return style.get(W + "val", "") if style is not None else None
+
+
 def _paragraph_level(paragraph: etree._Element, levels: dict[str, int], default_style: str) -> int:
     """The paragraph's own outline level if it sets one, else its style's heading level (0: not a heading)."""
     outline = paragraph.find(f"{W}pPr/{W}outlineLvl")
     if outline is not None:
         return _outline_level(outline)
-    style = paragraph.find(f"{W}pPr/{W}pStyle")
-    return levels.get(style.get(W + "val", "") if style is not None else default_style, 0)
+    style = _style_of(paragraph)
+    return levels.get(style if style is not None else default_style, 0)
 
 
 def _outline_level(outline: etree._Element) -> int:
