@@ -191,7 +191,7 @@ def _parse(text: str) -> HtmlElement | None:
     return tree
 
 
-_SYMBOL_ONLY = re.compile(r"[^\w]?")
+_SYMBOL_ONLY = re.compile(r"\W?")
 
 
 def _drop_permalinks(tree: HtmlElement) -> None:
@@ -201,7 +201,7 @@ def _drop_permalinks(tree: HtmlElement) -> None:
     (Sphinx's API entries: a function's description lost). Their tail text stays."""
     for link in tree.xpath("//a[starts-with(@href, '#')]"):
         text = searchable("".join(link.itertext())).strip()
-        if _SYMBOL_ONLY.fullmatch(text) and link.getparent() is not None:
+        if _SYMBOL_ONLY.fullmatch(text):
             link.drop_tree()
 
 
@@ -363,10 +363,10 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
         return isinstance(event, Heading) or is_kept(event.text)
 
     verdicts = [verdict(event) for event in events]
-    kept_blocks_at = [i for i, event in enumerate(events) if verdicts[i] and isinstance(event, Block)]
+    kept_at = [i for i, event in enumerate(events) if verdicts[i] and isinstance(event, Block)]
     for i, event in enumerate(events):
         if not verdicts[i] and isinstance(event, Block) and _word_count(event.text) >= IN_FLOW_WORDS:
-            verdicts[i] = bool(kept_blocks_at) and kept_blocks_at[0] < i < kept_blocks_at[-1]
+            verdicts[i] = bool(kept_at) and kept_at[0] < i < kept_at[-1]
     content = [event for event, keep in zip(events, verdicts, strict=True) if keep]
     result: list[Event] = []
     content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
