@@ -343,7 +343,7 @@ class _Styles:
     levels: dict[str, int]
     default: str
     titles: frozenset[str]
-    contents: frozenset[str] = frozenset()
+    contents: frozenset[str]
 
     @classmethod
     def read(cls, styles: etree._Element) -> _Styles:
