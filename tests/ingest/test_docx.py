@@ -450,3 +450,22 @@ def test_a_strict_open_xml_document_is_read_like_a_transitional_one() -> None:
     doc = load_bytes(archive.getvalue())
     assert paragraphs(doc.text) == ["Harbour permits", "Permits are renewed every three years."]
     assert section_of(doc, "three years") == "Harbour permits"
+
+
+def test_a_relationship_to_a_part_the_file_lacks_loses_only_that_part() -> None:
+    """A tool that wrote the file lost a picture but kept its relationship: python-docx refused the whole document
+    ("There is no item named 'word/media/image9.gif'"), where Word shows the text and a broken picture."""
+    document = docx.Document()
+    document.add_paragraph("Permits are renewed every three years.")
+    buffer = io.BytesIO()
+    document.save(buffer)
+    broken = io.BytesIO()
+    with zipfile.ZipFile(buffer) as source, zipfile.ZipFile(broken, "w") as target:
+        for part in source.infolist():
+            content = source.read(part)
+            if part.filename == "word/_rels/document.xml.rels":
+                picture = "http://schemas.openxmlformats.org/officeDocument/2006/relationships/image"
+                lost = f'<Relationship Id="rId99" Type="{picture}" Target="media/image9.gif"/>'
+                content = content.replace(b"</Relationships>", lost.encode() + b"</Relationships>")
+            target.writestr(part, content)
+    assert load_bytes(broken.getvalue()).text == "Permits are renewed every three years."

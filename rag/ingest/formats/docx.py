@@ -9,11 +9,13 @@ The walk uses explicit stacks, so nested tables and text boxes cost no recursion
 from __future__ import annotations
 
 import io
+import posixpath
 import re
 import zipfile
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any, NamedTuple
+from urllib.parse import unquote
 
 from lxml import etree
 
@@ -76,7 +78,7 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
 
     _check_inflation(data, limits)
     try:
-        document = docx.Document(io.BytesIO(_as_transitional(data)))
+        document = docx.Document(io.BytesIO(_readable_package(data)))
     except Exception as exc:  # python-docx raises zip, XML or package errors for anything that is not DOCX
         raise UnreadableError(f"not a readable DOCX ({type(exc).__name__}: {shorten(str(exc))})") from None
     open_tables: list[list[list[list[str]]]] = []  # tables being read, innermost last: rows of cells of lines
@@ -422,25 +424,52 @@ _STRICT_NAMESPACE = re.compile(rb"http://purl\.oclc\.org/ooxml/(wordprocessingml
 reads, has ``http://schemas.openxmlformats.org/<part>/2006/``."""
 
 
-def _as_transitional(data: bytes) -> bytes:
-    """A Strict package with its namespaces and relationship types renamed to Transitional ones, part by part and
-    uncompressed (sizes were checked before: ``_check_inflation``); any other package as it is. python-docx finds
-    no document in a Strict package at all ("no relationship of type officeDocument")."""
+def _readable_package(data: bytes) -> bytes:
+    """The package python-docx can open, rewritten only where it could not (part by part and uncompressed; sizes were
+    checked before: ``_check_inflation``): a Strict package's namespaces and relationship types renamed to the
+    Transitional ones (python-docx finds no document in it at all: "no relationship of type officeDocument"), and
+    relationships to parts the file does not hold left out (a picture lost by the tool that wrote the file made
+    python-docx refuse the whole document: "There is no item named 'word/media/image1.gif'"). Any other package is
+    returned as it is."""
     with zipfile.ZipFile(io.BytesIO(data)) as archive:
+        names = set(archive.namelist())
         try:
-            strict = _STRICT_NAMESPACE.search(archive.read("_rels/.rels")) is not None
-        except (KeyError, zipfile.BadZipFile, ValueError, EOFError):
+            relationships = {name: archive.read(name) for name in names if name.endswith(".rels")}
+        except (zipfile.BadZipFile, ValueError, EOFError, NotImplementedError, RuntimeError):
             return data  # python-docx says what is wrong with it
-        if not strict:
+        strict = _STRICT_NAMESPACE.search(relationships.get("_rels/.rels", b"")) is not None
+        mended = {name: kept for name, xml in relationships.items() if (kept := _without_missing(name, xml, names))}
+        if not strict and not mended:
             return data
-        renamed = io.BytesIO()
-        with zipfile.ZipFile(renamed, "w", zipfile.ZIP_STORED) as transitional:
+        rewritten = io.BytesIO()
+        with zipfile.ZipFile(rewritten, "w", zipfile.ZIP_STORED) as readable:
             for part in archive.infolist():
-                content = archive.read(part)
-                if part.filename.endswith((".xml", ".rels")):
+                content = mended.get(part.filename) or archive.read(part)
+                if strict and part.filename.endswith((".xml", ".rels")):
                     content = _STRICT_NAMESPACE.sub(rb"http://schemas.openxmlformats.org/\1/2006/", content)
-                transitional.writestr(part.filename, content)
-    return renamed.getvalue()
+                readable.writestr(part.filename, content)
+    return rewritten.getvalue()
+
+
+def _without_missing(rels_name: str, xml: bytes, names: set[str]) -> bytes | None:
+    """A relationships part without the relationships whose target part is not in the package (``names``), or None
+    when every target is there (or the part cannot be parsed: python-docx then says why)."""
+    try:
+        root = etree.fromstring(xml, etree.XMLParser(resolve_entities=False, no_network=True))
+    except etree.XMLSyntaxError:
+        return None
+    source_folder = posixpath.dirname(posixpath.dirname(rels_name))  # word/_rels/document.xml.rels: word
+    missing = []
+    for relationship in root:
+        target = relationship.get("Target", "")
+        if relationship.get("TargetMode") == "External" or not target:
+            continue
+        part = target.lstrip("/") if target.startswith("/") else posixpath.join(source_folder, target)
+        if not {posixpath.normpath(part), posixpath.normpath(unquote(part))} & names:
+            missing.append(relationship)
+    for relationship in missing:
+        root.remove(relationship)
+    return etree.tostring(root, xml_declaration=True, encoding="UTF-8", standalone=True) if missing else None
 
 
 _BOMB_PART_BYTES = 1 << 20
