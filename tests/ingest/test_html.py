@@ -426,7 +426,10 @@ def test_a_page_saved_as_one_file_mhtml_is_read_like_the_page() -> None:
     assert prose("Skarv", 4, 903) in doc.text and "Le phare de Skarv a été repeint." in doc.text
     assert "Harbour news" not in doc.text and "font-family" not in doc.text
     no_page = _chrome_mhtml("").replace(b"text/html", b"text/plain")
-    assert skip_reason(no_page, "empty.mht").startswith("not a readable web archive")
+    assert skip_reason(no_page, "empty.mht") == "not a readable web archive (MHTML): it holds no HTML page"
+    nested = "".join(f'Content-Type: multipart/related; boundary="b{i}"\r\n\r\n--b{i}\r\n' for i in range(3000))
+    deep = f"MIME-Version: 1.0\r\n{nested}Content-Type: text/html\r\n\r\n<p>{prose('Skarv', 2, 5)}</p>\r\n"
+    assert skip_reason(deep, "deep.mhtml").endswith("its MIME parts are nested too deep")
 
 
 def test_a_folder_reads_xhtml_pages_and_web_archives(tmp_path: Path) -> None:

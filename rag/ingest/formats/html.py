@@ -110,8 +110,11 @@ def web_archive_page(data: bytes) -> bytes:
     page's own declaration decides, as for any page."""
     from email import message_from_bytes, policy
 
-    archive = message_from_bytes(data, policy=policy.compat32)
-    pages = [part for part in archive.walk() if part.get_content_type() in ("text/html", "application/xhtml+xml")]
+    try:
+        archive = message_from_bytes(data, policy=policy.compat32)
+        pages = [part for part in archive.walk() if part.get_content_type() in ("text/html", "application/xhtml+xml")]
+    except RecursionError:  # the standard library's MIME parser recurses once per level of nesting
+        raise UnreadableError("not a readable web archive (MHTML): its MIME parts are nested too deep") from None
     start = archive.get_param("start")
     root = next((p for p in pages if isinstance(start, str) and p.get("Content-ID") == start), None)
     page = root or next(iter(pages), None)
