@@ -469,3 +469,49 @@ def test_a_relationship_to_a_part_the_file_lacks_loses_only_that_part() -> None:
                 content = content.replace(b"</Relationships>", lost.encode() + b"</Relationships>")
             target.writestr(part, content)
     assert load_bytes(broken.getvalue()).text == "Permits are renewed every three years."
+
+
+DIAGRAM_NS = "http://schemas.openxmlformats.org/drawingml/2006/diagram"
+DRAWING_NS = "http://schemas.openxmlformats.org/drawingml/2006/main"
+
+
+def smartart_data(shapes: list[str]) -> bytes:
+    """A SmartArt data model: a document point, one node point per shape, and the connectors between them."""
+    points = [f'<dgm:pt modelId="{{{i}}}"><dgm:prSet/><dgm:spPr/><dgm:t><a:bodyPr/><a:p><a:r><a:t>{text}</a:t></a:r>'
+              f"</a:p></dgm:t></dgm:pt>" for i, text in enumerate(shapes, start=1)]  # fmt: skip
+    points.append(
+        '<dgm:pt modelId="{90}" type="parTrans"><dgm:t><a:bodyPr/><a:p><a:endParaRPr/></a:p></dgm:t></dgm:pt>'
+    )
+    return (
+        f'<dgm:dataModel xmlns:dgm="{DIAGRAM_NS}" xmlns:a="{DRAWING_NS}"><dgm:ptLst>'
+        '<dgm:pt modelId="{0}" type="doc"><dgm:prSet/><dgm:spPr/><dgm:t><a:bodyPr/><a:p><a:endParaRPr/></a:p></dgm:t>'
+        f"</dgm:pt>{''.join(points)}</dgm:ptLst><dgm:cxnLst/></dgm:dataModel>"
+    ).encode()
+
+
+def test_smartart_text_follows_the_paragraph_that_holds_it() -> None:
+    """A SmartArt graphic's text (an org chart, a process) lives in a diagram data part that python-docx never reads:
+    it was lost. Each shape is a line, after the paragraph that anchors the graphic."""
+    from docx.opc.constants import CONTENT_TYPE, RELATIONSHIP_TYPE
+    from docx.opc.packuri import PackURI
+    from docx.opc.part import Part
+
+    document = docx.Document()
+    document.add_paragraph("The renewal goes through three offices.")
+    data = Part(PackURI("/word/diagrams/data1.xml"), CONTENT_TYPE.DML_DIAGRAM_DATA,
+                smartart_data(["Harbour office", "Permit desk", "Treasury"]), document.part.package)  # fmt: skip
+    rel_id = document.part.relate_to(data, RELATIONSHIP_TYPE.DIAGRAM_DATA)
+    graphic = (
+        '<w:p><w:r><w:drawing><wp:inline><wp:extent cx="5486400" cy="3200400"/><wp:docPr id="1" name="Diagram 1"/>'
+        '<a:graphic><a:graphicData uri="http://schemas.openxmlformats.org/drawingml/2006/diagram">'
+        f'<dgm:relIds xmlns:dgm="{DIAGRAM_NS}" xmlns:r="http://schemas.openxmlformats.org/officeDocument/2006/'
+        f'relationships" r:dm="{rel_id}" r:lo="rId90" r:qs="rId91" r:cs="rId92"/></a:graphicData></a:graphic>'
+        "</wp:inline></w:drawing></w:r></w:p>"
+    )
+    add_xml(document, graphic)
+    document.add_paragraph("Fees are paid at the last office.")
+    assert paragraphs(extract(document).text) == [
+        "The renewal goes through three offices.",
+        "Harbour office\nPermit desk\nTreasury",
+        "Fees are paid at the last office.",
+    ]

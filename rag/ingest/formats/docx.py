@@ -26,6 +26,9 @@ W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 MATH_T = "{http://schemas.openxmlformats.org/officeDocument/2006/math}t"
+DIAGRAM = "{http://schemas.openxmlformats.org/drawingml/2006/diagram}"
+DRAWING = "{http://schemas.openxmlformats.org/drawingml/2006/main}"
+RELATIONSHIP_ID = "{http://schemas.openxmlformats.org/officeDocument/2006/relationships}"
 
 UNKNOWN = "\ufffd"
 """Stands for a symbol-font character with no known Unicode equivalent: visible, and never a private-use code."""
@@ -137,7 +140,9 @@ def _document_title(document: Any, styles: _Styles) -> str | None:
 @dataclass
 class _Notes:
     """The footnotes and endnotes parts' texts by ``(kind, w:id)``, and each note's number in the order the body
-    first refers to it: footnotes 1, 2, 3 and endnotes i, ii, iii, as Word numbers them by default."""
+    first refers to it: footnotes 1, 2, 3 and endnotes i, ii, iii, as Word numbers them by default. SmartArt
+    graphics are notes too (``("diagram", relationship id)``): their text, one line per shape, is read from their
+    data part and given after the paragraph that holds them, unnumbered."""
 
     texts: dict[tuple[str, str], str]
     given: set[tuple[str, str]] = field(default_factory=set)
@@ -162,6 +167,12 @@ class _Notes:
                         continue
                     lines = [" ".join(_paragraph(p)[0].split()) for p in note.iter(W + "p")]
                     texts[(kind, note.get(W + "id", ""))] = "\n".join(line for line in lines if line)
+        for rel_id, rel in document.part.rels.items():
+            if rel.reltype == RELATIONSHIP_TYPE.DIAGRAM_DATA and not rel.is_external:
+                try:
+                    texts[("diagram", rel_id)] = _diagram_text(etree.fromstring(rel.target_part.blob, parser))
+                except etree.XMLSyntaxError:
+                    continue  # a damaged diagram loses its text, not the document
         return cls(texts)
 
     def labelled(self, note: tuple[str, str]) -> str:
@@ -172,8 +183,23 @@ class _Notes:
             return ""
         self.given.add(note)
         kind = note[0]
+        if kind == "diagram":
+            return text
         number = self.counts[kind] = self.counts.get(kind, 0) + 1
         return f"[{number if kind == 'footnote' else _roman(number)}] {text}"
+
+
+def _diagram_text(data: etree._Element) -> str:
+    """A SmartArt data model's text: each shape's (``dgm:pt`` of type node, the default) paragraphs, one line each,
+    in the model's order; connectors and layout points carry none."""
+    lines = []
+    for point in data.iter(DIAGRAM + "pt"):
+        if point.get("type", "node") != "node" or (body := point.find(DIAGRAM + "t")) is None:
+            continue
+        for paragraph in body.iter(DRAWING + "p"):
+            if line := " ".join("".join(t.text or "" for t in paragraph.iter(DRAWING + "t")).split()):
+                lines.append(_PRIVATE_USE.sub(UNKNOWN, line))
+    return "\n".join(lines)
 
 
 def _roman(number: int) -> str:
@@ -237,7 +263,7 @@ def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element], li
     """A paragraph's text and its text boxes (``w:txbxContent``, read once: ``mc:Choice`` is taken, its VML
     ``mc:Fallback`` copy skipped). Runs inside hyperlinks, smart tags, content controls, fields and tracked
     insertions count; deletions and field instructions do not. Breaks are newlines, tabs are tabs. Also returns the
-    footnotes and endnotes the paragraph refers to."""
+    footnotes, endnotes and SmartArt graphics the paragraph refers to."""
     parts: list[str] = []
     boxes: list[etree._Element] = []
     notes: list[tuple[str, str]] = []
@@ -266,6 +292,8 @@ def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element], li
             boxes.append(element)
         elif tag in _NOTE_REFERENCES:
             notes.append((_NOTE_REFERENCES[tag], element.get(W + "id", "")))
+        elif tag == DIAGRAM + "relIds":  # a SmartArt graphic: its text is in the diagram data part
+            notes.append(("diagram", element.get(RELATIONSHIP_ID + "dm", "")))
         elif tag == MC + "AlternateContent":
             stack.extend(element.findall(MC + "Choice")[:1] or element.findall(MC + "Fallback"))
         elif tag == W + "sdt" and (box := element.find(f"{W}sdtPr/{W14}checkbox")) is not None:
