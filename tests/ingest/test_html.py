@@ -186,6 +186,15 @@ def test_permalink_anchors_are_dropped_and_sphinx_api_entries_kept() -> None:
     assert path_of(doc, "Properly handle") == "The None Object"
 
 
+def test_a_title_broken_by_br_is_one_heading_with_a_space() -> None:
+    """Javadoc writes "Uses of Class<br>org.apache...": the title was read without the <br> ("Classorg") and,
+    unlike the heading the walk wrote, opened a second section above it."""
+    body = f"<main><h1>Uses of Class<br>org.harbour.Permit</h1>{paragraphs('the permit class', 3, 8)}</main>"
+    doc = extract(page("Uses of Class org.harbour.Permit", body, around=False))
+    assert doc.text.startswith("Uses of Class org.harbour.Permit\n\n")
+    assert [s.path for s in doc.sections] == ["Uses of Class org.harbour.Permit"]
+
+
 def test_a_header_inside_the_article_keeps_its_title_as_the_root_of_every_section_path() -> None:
     body = (
         "<article><header><h1>Counting seals at Orrin</h1><p>Why the colony doubled in ten years</p></header>"

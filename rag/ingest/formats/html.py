@@ -233,13 +233,14 @@ def _article_title(tree: HtmlElement) -> str | None:
         text = _norm(text)[:300]
         return 1.0 if text and text in reference else difflib.SequenceMatcher(None, text, reference).ratio()
 
-    h1s = [text for e in tree.iter("h1") if (text := " ".join(e.text_content().split()))]
+    heading_text = _Walker(_ALWAYS_DROP).text_of  # as the walk writes headings ("Uses of Class<br>Foo": a space)
+    h1s = [text for e in tree.iter("h1") if (text := heading_text(e))]
     if not reference:
         return h1s[0] if h1s else None
     best = max(h1s, key=likeness, default=None)  # the first of equals
     if best is not None and likeness(best) >= 0.5:
         return best
-    others = [text for e in tree.iter("h2", "h3") if len(text := " ".join(e.text_content().split())) > 10]
+    others = [text for e in tree.iter("h2", "h3") if len(text := heading_text(e)) > 10]
     return next((text for text in others if likeness(text) >= 0.99), best)
 
 
