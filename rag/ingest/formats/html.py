@@ -117,7 +117,7 @@ def web_archive_page(data: bytes) -> bytes:
         raise UnreadableError("not a readable web archive (MHTML): its MIME parts are nested too deep") from None
     start = archive.get_param("start")
     root = next((p for p in pages if isinstance(start, str) and p.get("Content-ID") == start), None)
-    page = root or next(iter(pages), None)
+    page = root or (pages[0] if pages else None)
     content = page.get_payload(decode=True) if page is not None else None
     if not isinstance(content, bytes) or not content.strip():
         raise UnreadableError("not a readable web archive (MHTML): it holds no HTML page")

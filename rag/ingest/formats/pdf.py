@@ -228,10 +228,14 @@ _SPACING = frozenset(" \r\n")
 @dataclass(frozen=True)
 class _Glyphs:
     """A text page's characters in PDFium's order and their boxes (left, bottom, right, top; zeros where PDFium has
-    none). Spaces and line breaks, most of which PDFium infers from gaps, go with the character before them."""
+    none), with which of them are spacing, accents and letters. Spaces and line breaks, most of which PDFium infers
+    from gaps, go with the character before them."""
 
     chars: str
     boxes: np.ndarray
+    spacing: np.ndarray
+    accent: np.ndarray
+    letter: np.ndarray
 
     @classmethod
     def read(cls, textpage) -> _Glyphs:
@@ -248,7 +252,10 @@ class _Glyphs:
         for i, char in enumerate(chars):
             if char not in _SPACING and pdfium_c.FPDFText_GetCharBox(textpage.raw, i, left, right, bottom, top):
                 boxes[i] = left.value, bottom.value, right.value, top.value
-        return cls(chars, boxes)
+        spacing = np.array([c in _SPACING for c in chars], dtype=bool)
+        accent = np.array([c in _ACCENT_MARKS or "\u0300" <= c <= "\u036f" for c in chars], dtype=bool)
+        letter = np.array([c.isalpha() for c in chars], dtype=bool) & ~accent & (boxes[:, 3] > boxes[:, 1])
+        return cls(chars, boxes, spacing, accent, letter)
 
     def with_accents_on_letters(self, rect: Rect) -> str | None:
         """The text within ``rect`` character by character, each accent glyph that sits on a letter made a combining
@@ -259,11 +266,9 @@ class _Glyphs:
         left, bottom, right, top = self.boxes.T
         middle_x, middle_y, height = (left + right) / 2, (bottom + top) / 2, top - bottom
         inside = (middle_x >= rect[0]) & (middle_x <= rect[2]) & (middle_y >= rect[1]) & (middle_y <= rect[3])
-        spacing = np.array([c in _SPACING for c in chars], dtype=bool)
-        owner = np.maximum.accumulate(np.where(spacing, -1, np.arange(len(chars))))
+        owner = np.maximum.accumulate(np.where(self.spacing, -1, np.arange(len(chars))))
         kept = np.where(owner >= 0, inside[np.maximum(owner, 0)], False)
-        accent = np.array([c in _ACCENT_MARKS or "\u0300" <= c <= "\u036f" for c in chars], dtype=bool) & kept
-        letter = np.array([c.isalpha() for c in chars], dtype=bool) & kept & ~accent & (height > 0)
+        accent, letter = self.accent & kept, self.letter & kept
         marks: dict[int, list[int]] = {}
         for i in np.flatnonzero(accent):
             x, y = middle_x[i], middle_y[i]
