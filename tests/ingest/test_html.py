@@ -148,6 +148,24 @@ def test_paragraphs_of_loose_text_and_inline_code_are_all_kept() -> None:
     assert all(prose("anacron", 4, seed) in doc.text for seed in (70, 71, 99))
 
 
+def test_an_articles_lead_that_trafilatura_dropped_is_kept() -> None:
+    """A news page's lead, written as loose text after a box of related links (Yahoo's wire stories: a <div> in a
+    <p>, which the parser closes), was dropped with the box: the article lost the one paragraph that says what it is
+    about. The box's links stay out."""
+    lead = "HARBOUR TOWN (AP) — " + prose("the Skarv lighthouse", 2, 12)
+    related = (
+        '<div class="related"><h3>Related Content</h3><ul>'
+        + "".join(f'<li><a href="/story{i}">Article: Ferry timetable {i} changes</a></li>' for i in range(4))
+        + "</ul></div>"
+    )
+    body = f'<div class="bd"><p><div class="col">{related}</div>{lead}{paragraphs("Skarv", 5, 13)}</div>'
+    article = f'<div class="article-content"><h1>Skarv lighthouse closes</h1>{body}</div>'
+    doc = extract(page("Skarv lighthouse closes", article))
+    assert lead in doc.text
+    assert doc.text.index(lead) < doc.text.index(prose("Skarv", 4, 1300))
+    assert "Ferry timetable" not in doc.text and "Copyright 2024" not in doc.text
+
+
 def test_a_page_run_into_one_block_that_begins_with_its_menu_keeps_its_text() -> None:
     """latex2html pages (gnuplot's manual) put a navigation panel and then loose text in <body>; trafilatura returns
     them as one block, whose first words matched the panel alone, and the page was indexed as its menu."""

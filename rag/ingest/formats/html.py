@@ -371,6 +371,8 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
     for i, event in enumerate(events):
         if not verdicts[i] and isinstance(event, Block) and _word_count(event.text) >= IN_FLOW_WORDS:
             verdicts[i] = bool(kept_at) and kept_at[0] < i < kept_at[-1]
+    if (lead := _lead(events, verdicts, kept_at[0] if kept_at else 0)) is not None:
+        verdicts[lead] = True
     content = [event for event, keep in zip(events, verdicts, strict=True) if keep]
     result: list[Event] = []
     content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
@@ -383,6 +385,30 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
             result.append(event)
         highest_since = min(highest_since, event.level)
     return result[::-1]
+
+
+LEAD_GAP_WORDS = 12
+"""Between an article's lead and its first kept paragraph, only headings and blocks shorter than this (a photo
+credit, an advertisement's label) may stand."""
+
+
+def _lead(events: list[Event], verdicts: list[bool], first_kept: int) -> int | None:
+    """The article's lead, when trafilatura dropped it: the last paragraph of ``IN_FLOW_WORDS`` or more before the
+    first block it kept, with nothing longer than a caption between. News pages set it apart from the body (Le
+    Figaro's "chapo" in its own class; Yahoo's wire lead as loose text after a box), and trafilatura, reading the
+    body, loses the one paragraph that says what the article is about."""
+    for i in range(first_kept - 1, -1, -1):
+        event = events[i]
+        if isinstance(event, Heading) or verdicts[i]:
+            continue
+        if isinstance(event, Table):
+            return None
+        words = _word_count(event.text)
+        if words >= IN_FLOW_WORDS:
+            return i
+        if words >= LEAD_GAP_WORDS:
+            return None
+    return None
 
 
 def _plain_walk(tree: HtmlElement) -> list[Event]:
