@@ -166,6 +166,21 @@ def test_an_articles_lead_that_trafilatura_dropped_is_kept() -> None:
     assert "Ferry timetable" not in doc.text and "Copyright 2024" not in doc.text
 
 
+def test_the_standfirst_above_the_body_is_kept_when_it_is_the_pages_description() -> None:
+    """News pages set a summary between the headline and the body (Ars Technica's subtitle, Le Figaro's chapo),
+    outside the body trafilatura reads. When it reads as the page's og:description it is kept, after the title; a
+    description that the page does not show adds nothing."""
+    summary = "Keepers fear the old Skarv lamp will not survive another winter of northern storms."
+    header = f'<header class="article-header"><h1>Skarv lighthouse closes</h1><p class="chapo">{summary}</p></header>'
+    body = f'<div class="article-content">{paragraphs("Skarv", 5, 14)}</div>'
+    head = f'<meta property="og:description" content="{summary}">'
+    doc = extract(page("Skarv lighthouse closes", f"<article>{header}{body}</article>", head=head))
+    assert doc.text.startswith(f"Skarv lighthouse closes\n\n{summary}\n\n{prose('Skarv', 4, 1400)}")
+    unseen = extract(page("Skarv lighthouse closes", f"<article><h1>Skarv lighthouse closes</h1>{body}</article>",
+                          head=head))  # fmt: skip
+    assert summary not in unseen.text
+
+
 def test_a_page_run_into_one_block_that_begins_with_its_menu_keeps_its_text() -> None:
     """latex2html pages (gnuplot's manual) put a navigation panel and then loose text in <body>; trafilatura returns
     them as one block, whose first words matched the panel alone, and the page was indexed as its menu."""

@@ -259,7 +259,32 @@ def _main_content(tree: HtmlElement) -> list[Event]:
     root = _content_root(tree, kept) if kept is not None else None
     if root is None:
         return []
-    return _keep_what_trafilatura_kept(_Walker(_GUIDED_DROP).run(root), kept)
+    events = _keep_what_trafilatura_kept(_Walker(_GUIDED_DROP).run(root), kept)
+    summary = _standfirst(tree, root)
+    if summary and events and _squeeze(summary) not in {_squeeze(e.text) for e in events if isinstance(e, Block)}:
+        at = 1 if isinstance(events[0], Heading) and events[0].level == 1 else 0
+        events.insert(at, Block(summary))
+    return events
+
+
+def _standfirst(tree: HtmlElement, root: HtmlElement) -> str | None:
+    """The article's summary as the page shows it above the article's container: an element before the container
+    (outside it) that reads exactly as the page's description (og:description, twitter:description or <meta
+    name=description>). News pages set it between the headline and the body (Ars Technica's subtitle, Le Figaro's
+    chapô), outside the body trafilatura reads."""
+    described = tree.xpath(
+        "//meta[@property='og:description' or @name='description' or @name='twitter:description']/@content"
+    )
+    wanted = {squeezed for text in described if len(squeezed := _squeeze(str(text))) >= 20}
+    if not wanted:
+        return None
+    for element in tree.iter(*_PAGE_BLOCKS, "div"):
+        if element is root:
+            return None  # document order: everything from here on is the container or after it
+        if _squeeze(element.text_content()) in wanted and element.tag not in ("li", "td", "th", "dd", "dt"):
+            text = _Walker(_ALWAYS_DROP).text_of(element)
+            return text if _squeeze(text) in wanted else None
+    return None
 
 
 _TRAFILATURA_BLOCKS = ("p", "item", "cell", "head", "code")
