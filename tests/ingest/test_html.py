@@ -166,6 +166,29 @@ def test_an_articles_lead_that_trafilatura_dropped_is_kept() -> None:
     assert "Ferry timetable" not in doc.text and "Copyright 2024" not in doc.text
 
 
+def test_the_heading_of_a_box_of_links_opens_no_section_over_the_story_after_it() -> None:
+    """A heading is kept when content follows it, but "Related Content" heads a box whose links trafilatura
+    dropped: the story after the box was cited under it. A heading stays only when what follows lies in its box; a
+    bold paragraph read as a heading (bash's manual sets a list of symbols so) keeps its text, as a paragraph."""
+    links = "".join(f'<li><a href="/story{i}">Ferry timetable {i} changes this winter</a></li>' for i in range(4))
+    box = f'<div class="related"><div class="hd"><h3>Related Content</h3></div><ul>{links}</ul></div>'
+    story = f'<div class="story"><h1>Skarv lighthouse closes</h1>{box}{paragraphs("Skarv", 5, 15)}'
+    story += f"<h2>What happens next</h2>{paragraphs('the tender', 3, 16)}</div>"
+    doc = extract(page("Skarv lighthouse closes", story))
+    assert "Related Content" not in doc.text
+    assert path_of(doc, prose("Skarv", 4, 1500)) == "Skarv lighthouse closes"
+    assert path_of(doc, prose("the tender", 4, 1600)) == "Skarv lighthouse closes > What happens next"
+    symbols = "| &amp; ; ( ) &lt; &gt; space tab newline"
+    terms = (
+        f"<dl><dt>metacharacter</dt><dd>{prose('the shell', 2, 17)} One of the following:<p><b>{symbols}</b></p></dd>"
+        f"<dt>control operator</dt><dd>{prose('the shell', 2, 18)}</dd></dl>"
+    )
+    manual = extract(
+        page("Definitions", f'<div class="manual"><h2>Definitions</h2>{terms}{paragraphs("bash", 4, 19)}</div>')
+    )
+    assert "| & ; ( ) < > space tab newline" in manual.text and {s.path for s in manual.sections} == {"Definitions"}
+
+
 def test_the_standfirst_above_the_body_is_kept_when_it_is_the_pages_description() -> None:
     """News pages set a summary between the headline and the body (Ars Technica's subtitle, Le Figaro's chapo),
     outside the body trafilatura reads. When it reads as the page's og:description it is kept, after the title; a

@@ -45,6 +45,8 @@ _TRAFILATURA_OPTIONS = dict(
 class Heading(NamedTuple):
     level: int
     text: str
+    element: HtmlElement | None = None
+    """The page's element, when the walk read one (the article title added at render time has none)."""
 
 
 class Block(NamedTuple):
@@ -401,15 +403,38 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
     content = [event for event, keep in zip(events, verdicts, strict=True) if keep]
     result: list[Event] = []
     content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
+    next_content: Event | None = None
     for event in reversed(content):
         if not isinstance(event, Heading):
-            content_follows, highest_since = True, 7
+            content_follows, highest_since, next_content = True, 7, event
             result.append(event)
             continue
         if content_follows and highest_since > event.level:
-            result.append(event)
+            if _heads(event, next_content):
+                result.append(event)
+            elif event.element is not None and event.element.tag == "p":
+                result.append(Block(event.text))  # a bold paragraph read as a heading: its text is content
         highest_since = min(highest_since, event.level)
     return result[::-1]
+
+
+HEADING_DECORATION = 40
+"""Characters beside a heading that still belong to it (an "[edit]" link, a reading time, a date): its box is the
+first element around it with more text than this besides the heading."""
+
+
+def _heads(heading: Heading, content: Event | None) -> bool:
+    """Whether the content kept after a heading lies in the heading's own box: a box of related links or of
+    "story tools" has its heading and nothing trafilatura kept, and its heading must not open a section over the
+    article that follows the box (Yahoo's "Related Content" over a whole story)."""
+    if heading.element is None or content is None:
+        return True
+    own = len(_squeeze(heading.text)) + HEADING_DECORATION
+    box = next((a for a in heading.element.iterancestors() if len(_squeeze(a.text_content())) > own), None)
+    if box is None:
+        return True
+    first = content.text if not isinstance(content, Table) else next((c for row in content.rows for c in row), "")
+    return _squeeze(first)[:40] in _squeeze(box.text_content())
 
 
 LEAD_GAP_WORDS = 12
@@ -527,7 +552,7 @@ class _Walker:
             return False
         if match := _HEADING.fullmatch(tag):
             self.level = int(match.group(1))
-            self._emit(Heading(self.level, self.text_of(element)))
+            self._emit(Heading(self.level, self.text_of(element), element))
         elif tag == "table" and not self._is_layout_table(element):
             self._table(element)
         elif tag == "pre":
@@ -535,7 +560,7 @@ class _Walker:
         elif tag == "br":
             self.buffer.append(_BR)
         elif tag == "p" and self._is_pseudo_heading(element):
-            self._emit(Heading(min(6, self.level + 1), self.text_of(element)))
+            self._emit(Heading(min(6, self.level + 1), self.text_of(element), element))
         else:
             if tag in _BLOCK_TAGS:
                 self._flush()
