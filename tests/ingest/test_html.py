@@ -274,6 +274,22 @@ def test_a_themes_site_name_h1_is_not_taken_for_the_article_title() -> None:
     assert {s.path for s in doc.sections} == {"Counting seals at Orrin"} and "Harbour Gazette" not in doc.text
 
 
+@pytest.mark.parametrize("headline", ['<h4 class="post_title">{}</h4>', '<div class="post_title">{}</div>'])
+def test_a_site_name_h1_gives_way_to_a_lower_headline_or_to_og_title(headline: str) -> None:
+    """Engadget's pages have one <h1>, the site's name, and the headline in an <h4>: every passage was cited under
+    "Engadget". A lower heading contained in og:title is the title; failing that, og:title itself, when the <h1> is
+    the shorter and <title> holds it (the site's name); a marketing og:title unlike the page's <h1> does not."""
+    title = "Counting seals at Orrin before the spring storms"
+    story = f'<div class="post">{headline.format(title)}{paragraphs("Orrin", 5, 20)}</div>'
+    body = f'<div id="header"><h1><a href="/">Harbour Gazette</a></h1></div>{story}'
+    head = f'<meta property="og:title" content="{title}">'
+    doc = extract(page(title, body, head=head))  # <title> is "{title} | Harbour Gazette"
+    assert {s.path for s in doc.sections} == {title} and doc.text.startswith(f"{title}\n\n")
+    own = f"<article><h1>Make the harbour your own</h1>{paragraphs('Orrin', 5, 21)}</article>"
+    marketed = extract(page("Harbour Gazette", own, head=head, around=False))
+    assert {s.path for s in marketed.sections} == {"Make the harbour your own"}
+
+
 def test_br_and_pre_line_breaks_are_kept(article: Document) -> None:
     assert "Harbour office\nQuay Street 4\nVennholm" in article.text
     assert "tide = read_gauge('north')\nif tide > 4.0:\nclose_gate()" in article.text

@@ -227,9 +227,13 @@ def _page_title(tree: HtmlElement) -> str | None:
 
 def _article_title(tree: HtmlElement) -> str | None:
     """The article's own heading, which trafilatura often leaves out: the <h1> most like og:title/<title>, unless
-    it is unlike them (a theme's site-name <h1>) and an <h2>/<h3> is contained in them; else the first <h1>."""
+    it is unlike them (a theme's site-name <h1>) and a lower heading is contained in them (Engadget's headline is an
+    <h4>), or else og:title, when that <h1> is shorter and in <title> (the site's name after the headline); else the
+    first <h1>."""
     og_title = tree.xpath("//meta[@property='og:title']/@content")
-    reference = _norm(str(og_title[0]) if og_title else _page_title(tree) or "")[:300]
+    og_text = " ".join(str(og_title[0]).split()) if og_title else ""
+    page_title = _page_title(tree) or ""
+    reference = _norm(og_text or page_title)[:300]
 
     def likeness(text: str) -> float:
         text = _norm(text)[:300]
@@ -242,8 +246,11 @@ def _article_title(tree: HtmlElement) -> str | None:
     best = max(h1s, key=likeness, default=None)  # the first of equals
     if best is not None and likeness(best) >= 0.5:
         return best
-    others = [text for e in tree.iter("h2", "h3") if len(text := heading_text(e)) > 10]
-    return next((text for text in others if likeness(text) >= 0.99), best)
+    others = [text for e in tree.iter("h2", "h3", "h4", "h5", "h6") if len(text := heading_text(e)) > 10]
+    contained = next((text for text in others if likeness(text) >= 0.99), None)
+    if contained is None and best is not None and len(og_text) > len(best) and _norm(best) in _norm(page_title):
+        return og_text  # the <h1> is the site's name, as <title> ends with it; og:title names the article
+    return contained or best
 
 
 def _main_content(tree: HtmlElement) -> list[Event]:
