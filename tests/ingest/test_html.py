@@ -242,6 +242,26 @@ def test_permalink_anchors_are_dropped_and_sphinx_api_entries_kept() -> None:
     assert path_of(doc, "Properly handle") == "The None Object"
 
 
+def test_mediawiki_edit_links_stay_out_of_headings() -> None:
+    """MediaWiki (Wikipedia and every wiki built on it) writes "[edit]" inside each heading: section paths read
+    "Plot[edit]"."""
+    edit = (
+        '<span class="mw-editsection"><span class="mw-editsection-bracket">[</span>'
+        '<a href="/w/index.php?title=Skarv&amp;action=edit&amp;section={0}" title="Edit section">edit</a>'
+        '<span class="mw-editsection-bracket">]</span></span>'
+    )
+    sections = "".join(
+        f'<h2><span class="mw-headline" id="{name}">{name}</span>{edit.format(i)}</h2>{paragraphs(name, 3, 30 + i)}'
+        for i, name in enumerate(["History", "Keepers"])
+    )
+    body = (
+        f'<div id="content"><h1 id="firstHeading">Skarv lighthouse</h1><div id="mw-content-text">{sections}</div></div>'
+    )
+    doc = extract(page("Skarv lighthouse", body))
+    assert "edit" not in doc.text
+    assert path_of(doc, prose("Keepers", 4, 3100)) == "Skarv lighthouse > Keepers"
+
+
 def test_a_title_broken_by_br_is_one_heading_with_a_space() -> None:
     """Javadoc writes "Uses of Class<br>org.apache...": the title was read without the <br> ("Classorg") and,
     unlike the heading the walk wrote, opened a second section above it."""

@@ -203,11 +203,21 @@ def _drop_permalinks(tree: HtmlElement) -> None:
     """Remove the links a page puts beside its headings and definitions to their own place in it (Sphinx's and
     MkDocs' "¶", Hugo's "#", an icon): a link to a fragment of the page whose text is one symbol or none. They end up
     in section paths ("Examples¶"), and trafilatura takes a definition list holding them for links and drops it
-    (Sphinx's API entries: a function's description lost). Their tail text stays."""
+    (Sphinx's API entries: a function's description lost). MediaWiki's "[edit]" links go too. Their tail text
+    stays."""
     for link in tree.xpath("//a[starts-with(@href, '#')]"):
         text = searchable("".join(link.itertext())).strip()
         if _SYMBOL_ONLY.fullmatch(text):
             link.drop_tree()
+    for control in tree.xpath(_EDIT_SECTION):
+        control.drop_tree()
+
+
+_EDIT_SECTION = "|".join(
+    f"//*[contains(concat(' ', normalize-space(@class), ' '), ' {name} ')]"
+    for name in ("mw-editsection", "editsection")
+)
+"""MediaWiki's "[edit]" beside each heading (Wikipedia and every wiki on MediaWiki): section paths read "Plot[edit]"."""
 
 
 def _norm(text: str) -> str:
