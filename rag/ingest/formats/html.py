@@ -297,10 +297,15 @@ def _standfirst(tree: HtmlElement, root: HtmlElement) -> str | None:
     wanted = {squeezed for text in described if len(squeezed := _squeeze(str(text))) >= 20}
     if not wanted:
         return None
+    sizes = [len(text) for text in wanted]
+    holders = set(root.iterancestors())  # they hold the container: never only the summary
     for element in tree.iter(*_PAGE_BLOCKS, "div"):
         if element is root:
             return None  # document order: everything from here on is the container or after it
-        if _squeeze(element.text_content()) in wanted and element.tag not in ("li", "td", "th", "dd", "dt"):
+        if element in holders or element.tag in ("li", "td", "th", "dd", "dt"):
+            continue
+        compact = "".join(element.text_content().split())
+        if any(size // 2 <= len(compact) <= 2 * size for size in sizes) and _squeeze(compact) in wanted:
             text = _Walker(_ALWAYS_DROP).text_of(element)
             return text if _squeeze(text) in wanted else None
     return None
@@ -421,13 +426,14 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
     result: list[Event] = []
     content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
     next_content: Event | None = None
+    texts: dict[HtmlElement, str] = {}
     for event in reversed(content):
         if not isinstance(event, Heading):
             content_follows, highest_since, next_content = True, 7, event
             result.append(event)
             continue
         if content_follows and highest_since > event.level:
-            if _heads(event, next_content):
+            if _heads(event, next_content, texts):
                 result.append(event)
             elif event.element is not None and event.element.tag == "p":
                 result.append(Block(event.text))  # a bold paragraph read as a heading: its text is content
@@ -440,18 +446,25 @@ HEADING_DECORATION = 40
 first element around it with more text than this besides the heading."""
 
 
-def _heads(heading: Heading, content: Event | None) -> bool:
+def _heads(heading: Heading, content: Event | None, texts: dict[HtmlElement, str]) -> bool:
     """Whether the content kept after a heading lies in the heading's own box: a box of related links or of
     "story tools" has its heading and nothing trafilatura kept, and its heading must not open a section over the
-    article that follows the box (Yahoo's "Related Content" over a whole story)."""
+    article that follows the box (Yahoo's "Related Content" over a whole story). ``texts`` caches elements' text
+    without white space (headings of one page share their boxes)."""
     if heading.element is None or content is None:
         return True
-    own = len(_squeeze(heading.text)) + HEADING_DECORATION
-    box = next((a for a in heading.element.iterancestors() if len(_squeeze(a.text_content())) > own), None)
+
+    def text(element: HtmlElement) -> str:
+        if element not in texts:
+            texts[element] = "".join(element.text_content().split())
+        return texts[element]
+
+    own = len("".join(heading.text.split())) + HEADING_DECORATION
+    box = next((a for a in heading.element.iterancestors() if len(text(a)) > own), None)
     if box is None:
         return True
     first = content.text if not isinstance(content, Table) else next((c for row in content.rows for c in row), "")
-    return _squeeze(first)[:40] in _squeeze(box.text_content())
+    return "".join(first.split())[:40] in text(box)
 
 
 LEAD_GAP_WORDS = 12
