@@ -204,6 +204,20 @@ def test_the_standfirst_above_the_body_is_kept_when_it_is_the_pages_description(
     assert summary not in unseen.text
 
 
+def test_an_article_written_as_loose_text_between_br_tags_is_found() -> None:
+    """Some sites write an article as runs of text between ``<br>`` tags in one ``<div>``; trafilatura makes each
+    run a paragraph, which no element of the page begins, so no container was found and the whole page was walked,
+    its menus of sections and topics included (a third of one real page's words)."""
+    sections = "".join(f'<a href="/{w}">{w.title()} Desk</a> ' for w in ["world", "science", "weather", "archive"])
+    menu = f'<div class="menu"><h3>Sections</h3><div class="links">{sections}</div></div>'
+    runs = "<br><br>".join(prose("the Skarv lighthouse", 3, seed) for seed in range(40, 46))
+    body = f'<div class="article-body"><div class="caption">Photo: the lamp room</div> <em>{prose("Skarv", 2, 39)}</em>'
+    body += f"<br><br>{runs}</div>"
+    doc = extract(page("Skarv lighthouse closes", f"{menu}<h1>Skarv lighthouse closes</h1>{body}"))
+    assert all(prose("the Skarv lighthouse", 3, seed) in doc.text for seed in range(40, 46))
+    assert "Science Desk" not in doc.text and "Sections" not in doc.text
+
+
 def test_a_page_run_into_one_block_that_begins_with_its_menu_keeps_its_text() -> None:
     """latex2html pages (gnuplot's manual) put a navigation panel and then loose text in <body>; trafilatura returns
     them as one block, whose first words matched the panel alone, and the page was indexed as its menu."""

@@ -343,6 +343,8 @@ def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
         if (weight := samples.pop(_prefix(element), None)) is not None:
             for holder in (element, *element.iterancestors()):
                 weights[holder] = weights.get(holder, 0) + weight
+    if not weights:
+        weights = _weigh_loose_text(tree, samples)
     total = max(weights.values(), default=0)  # what the root holds
     holders = [element for element, weight in weights.items() if weight >= 0.9 * total]
     root = max(holders, key=lambda e: sum(1 for _ in e.iterancestors()), default=None)
@@ -350,6 +352,29 @@ def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
     while root is not None and root.getparent() is not None and len(_squeeze(root.text_content())) < kept_size / 2:
         root = root.getparent()  # trafilatura ran the page into one block, which began with a menu's text
     return root
+
+
+def _weigh_loose_text(tree: HtmlElement, samples: dict[str, int]) -> dict[HtmlElement, int]:
+    """``_content_root``'s weights when no element begins a block trafilatura kept: an article written as loose
+    text between ``<br>`` tags (trafilatura makes each run a paragraph) is matched by its runs of text, each
+    weighing on the element that holds it. Fewer than ``LOOSE_RUNS`` runs are no such article (a source listing
+    whose one kept block is its licence comment): no weights, and the page is walked plainly."""
+    by_start = {key[:20]: key for key in samples}
+    weights: dict[HtmlElement, int] = {}
+    matched = 0
+    for element in tree.iter():
+        for piece, holder in ((element.text, element), (element.tail, element.getparent())):
+            if holder is None or not piece or len(run := _squeeze(piece)[:40]) < 20:
+                continue
+            key = by_start.get(run[:20])
+            if key is not None and key.startswith(run) and (weight := samples.pop(key, None)) is not None:
+                matched += 1
+                for each in (holder, *holder.iterancestors()):
+                    weights[each] = weights.get(each, 0) + weight
+    return weights if matched >= LOOSE_RUNS else {}
+
+
+LOOSE_RUNS = 3
 
 
 _TRAFILATURA_CONTAINERS = ("p", "head", "list", "item", "table", "row", "cell", "quote")
