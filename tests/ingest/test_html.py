@@ -324,6 +324,16 @@ def test_a_site_name_h1_gives_way_to_a_lower_headline_or_to_og_title(headline: s
     assert {s.path for s in marketed.sections} == {"Make the harbour your own"}
 
 
+def test_of_two_h1s_that_title_holds_the_headline_is_the_title() -> None:
+    """Prachatai's pages have two <h1>s, the site's name and the headline, and <title> holds both ("Headline |
+    Site"): the first was taken, and every passage was cited under the site's name."""
+    title = "Counting seals at Orrin before the spring storms"
+    body = f'<div id="brand"><h1>Harbour</h1></div><div class="node"><h1 class="title">{title}</h1>'
+    body += f"{paragraphs('Orrin', 5, 22)}</div>"
+    doc = extract(f"<html><head><title>{title} | Harbour Gazette</title></head><body>{body}</body></html>")
+    assert {s.path for s in doc.sections} == {title}
+
+
 def test_br_and_pre_line_breaks_are_kept(article: Document) -> None:
     assert "Harbour office\nQuay Street 4\nVennholm" in article.text
     assert "tide = read_gauge('north')\nif tide > 4.0:\nclose_gate()" in article.text

@@ -253,7 +253,7 @@ def _article_title(tree: HtmlElement) -> str | None:
     h1s = [text for e in tree.iter("h1") if (text := heading_text(e))]
     if not reference:
         return h1s[0] if h1s else None
-    best = max(h1s, key=likeness, default=None)  # the first of equals
+    best = max(h1s, key=lambda text: (likeness(text), len(text)), default=None)  # of two in <title>, the headline
     if best is not None and likeness(best) >= 0.5:
         return best
     others = [text for e in tree.iter("h2", "h3", "h4", "h5", "h6") if len(text := heading_text(e)) > 10]
