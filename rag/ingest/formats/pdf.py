@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from rag.ingest.formats.pdf_outline import OutlineEntry, heading_offsets, read_outline
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.ingest.reading import shorten
 from rag.types import SkippedFile
@@ -73,13 +74,16 @@ def extract_pdf(source: str, data: bytes, builder: TextBuilder) -> list[SkippedF
     try:
         edges = [_page_edges(document, index) for index in range(len(document))]
         furniture = running_lines(edges)
+        outline = read_outline(document)
         blank, with_images = [], 0
         for index, page_edges in enumerate(edges):
             if builder.full:
                 break
             text = _page_text(document, index, page_edges, furniture)
             label = document.get_page_label(index) or None
-            if not builder.page(index + 1, text, label) and not builder.full:
+            if builder.page(index + 1, text, label):
+                _mark_sections(builder, outline.get(index, []))
+            elif not builder.full:
                 if page_edges.keys:  # it had text, all of it running header and footer: a blank page of a book
                     continue
                 reason = "page has no extractable text (a scanned image?)"
@@ -92,6 +96,14 @@ def extract_pdf(source: str, data: bytes, builder: TextBuilder) -> list[SkippedF
     if builder.length == 0:
         raise UnreadableError(_no_pdf_text_reason(len(edges), with_images))
     return blank
+
+
+def _mark_sections(builder: TextBuilder, entries: list[OutlineEntry]) -> None:
+    """Sections for the outline's entries that point to the page just added, where the page shows their headings."""
+    page_start, page_text = builder.pages[-1].start, builder.last_block
+    for entry, offset in zip(entries, heading_offsets(page_text, entries), strict=True):
+        if offset is not None:
+            builder.heading_at(entry.level + 1, entry.title, page_start + offset)
 
 
 def _open_pdf(data: bytes):

@@ -63,6 +63,22 @@ class TextBuilder:
         span = self.block(title)
         self._section_start = span[0] if span else self.length
 
+    def heading_at(self, level: int, text: str, offset: int) -> None:
+        """Start a section at ``offset`` of the text built so far, adding no text: a PDF's outline names sections
+        whose headings the pages' text already holds. Offsets must not go back (a section cannot start before the
+        one it closes)."""
+        title = " ".join(searchable(text).split())
+        if not title or not (self._section_start or 0) <= offset <= self.length:
+            return
+        self._close_section(offset)
+        self._headings = [(lvl, t) for lvl, t in self._headings if lvl < level] + [(level, title)]
+        self._section_start = offset
+
+    @property
+    def last_block(self) -> str:
+        """The text the last block added, as added (a PDF page's, just after ``page``)."""
+        return self.parts[-1] if self.parts else ""
+
     def table(self, rows: list[list[str]]) -> None:
         """One line per row, cells joined by `` | ``; the first row is the header."""
         cells = [[" ".join(searchable(cell).split()) for cell in row] for row in rows]
@@ -91,8 +107,9 @@ class TextBuilder:
         self.length += len(text)
         self.newlines += text.count("\n")
 
-    def _close_section(self) -> None:
-        if self._section_start is not None and self._headings:
+    def _close_section(self, end: int | None = None) -> None:
+        end = self.length if end is None else end
+        if self._section_start is not None and self._headings and end > self._section_start:
             path = " > ".join(t for _, t in self._headings)
-            self.sections.append(Section(self._section_start, self.length, path))
+            self.sections.append(Section(self._section_start, end, path))
         self._section_start = None
