@@ -354,6 +354,10 @@ def _content_root(tree: HtmlElement, kept: HtmlElement) -> HtmlElement | None:
     return root
 
 
+LOOSE_RUNS = 3
+"""Runs of loose text that must match before a page counts as an article written between ``<br>`` tags."""
+
+
 def _weigh_loose_text(tree: HtmlElement, samples: dict[str, int]) -> dict[HtmlElement, int]:
     """``_content_root``'s weights when no element begins a block trafilatura kept: an article written as loose
     text between ``<br>`` tags (trafilatura makes each run a paragraph) is matched by its runs of text, each
@@ -372,9 +376,6 @@ def _weigh_loose_text(tree: HtmlElement, samples: dict[str, int]) -> dict[HtmlEl
                 for each in (holder, *holder.iterancestors()):
                     weights[each] = weights.get(each, 0) + weight
     return weights if matched >= LOOSE_RUNS else {}
-
-
-LOOSE_RUNS = 3
 
 
 _TRAFILATURA_CONTAINERS = ("p", "head", "list", "item", "table", "row", "cell", "quote")
@@ -499,9 +500,9 @@ credit, an advertisement's label) may stand."""
 
 def _lead(events: list[Event], verdicts: list[bool], first_kept: int) -> int | None:
     """The article's lead, when trafilatura dropped it: the last paragraph of ``IN_FLOW_WORDS`` or more before the
-    first block it kept, with nothing longer than a caption between. News pages set it apart from the body (Le
-    Figaro's "chapo" in its own class; Yahoo's wire lead as loose text after a box), and trafilatura, reading the
-    body, loses the one paragraph that says what the article is about."""
+    first block it kept, with nothing longer than a caption between. Pages set it apart from the body (Yahoo's wire
+    lead as loose text after a box of related links; a latex2html page's first paragraph after its navigation
+    panel), and trafilatura, reading the body, loses the one paragraph that says what the page is about."""
     for i in range(first_kept - 1, -1, -1):
         event = events[i]
         if isinstance(event, Heading) or verdicts[i]:
