@@ -227,7 +227,13 @@ def _norm(text: str) -> str:
 
 def _squeeze(text: str) -> str:
     """``_norm`` without any white space: trafilatura and the walker space inline tags differently."""
-    return "".join(_norm(text).split())
+    return _unspaced(_norm(text))
+
+
+def _unspaced(text: str) -> str:
+    """``text`` without white space: compares the walk's text with an element's where ``_squeeze``'s NFKC of a
+    whole container would cost more than the comparison is worth."""
+    return "".join(text.split())
 
 
 def _page_title(tree: HtmlElement) -> str | None:
@@ -304,7 +310,7 @@ def _standfirst(tree: HtmlElement, root: HtmlElement) -> str | None:
             return None  # document order: everything from here on is the container or after it
         if element in holders or element.tag in ("li", "td", "th", "dd", "dt"):
             continue
-        compact = "".join(element.text_content().split())
+        compact = _unspaced(element.text_content())
         if any(size // 2 <= len(compact) <= 2 * size for size in sizes) and _squeeze(compact) in wanted:
             text = _Walker(_ALWAYS_DROP).text_of(element)
             return text if _squeeze(text) in wanted else None
@@ -320,7 +326,7 @@ def _prefix(element: HtmlElement, size: int = 40) -> str:
     parts, found = [], 0
     for piece in element.itertext():
         parts.append(piece)
-        found += len("".join(piece.split()))
+        found += len(_unspaced(piece))
         if found >= 2 * size:
             break
     return _squeeze("".join(parts))[:size]
@@ -482,15 +488,15 @@ def _heads(heading: Heading, content: Event | None, texts: dict[HtmlElement, str
 
     def text(element: HtmlElement) -> str:
         if element not in texts:
-            texts[element] = "".join(element.text_content().split())
+            texts[element] = _unspaced(element.text_content())
         return texts[element]
 
-    own = len("".join(heading.text.split())) + HEADING_DECORATION
+    own = len(_unspaced(heading.text)) + HEADING_DECORATION
     box = next((a for a in heading.element.iterancestors() if len(text(a)) > own), None)
     if box is None:
         return True
     first = content.text if not isinstance(content, Table) else next((c for row in content.rows for c in row), "")
-    return "".join(first.split())[:40] in text(box)
+    return _unspaced(first)[:40] in text(box)
 
 
 LEAD_GAP_WORDS = 12
