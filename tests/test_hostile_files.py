@@ -28,10 +28,11 @@ from hostile_corpus import (
 from rag.errors import IndexWriteError
 from rag.index.build import BuildReport, build_index
 from rag.index.reader import open_index
-from rag.ingest.loading import load_corpus
+from rag.ingest.loading import load_corpus, load_file
 from rag.ingest.reading import LoadLimits
 from rag.search.searcher import Searcher
 from rag.settings import Settings
+from rag.types import Document
 
 
 def reasons(folder: Path, limits: LoadLimits | None = None) -> dict[str, str]:
@@ -78,6 +79,23 @@ def test_links_inside_the_folder_are_followed_only_when_allowed(tmp_path: Path) 
     following = LoadLimits(follow_symlinks=True)
     assert "alias.txt" in loaded_sources(corpus, following)
     assert reasons(corpus, following)["dangling.txt"] == "broken symbolic link: its target does not exist"
+
+
+def test_a_file_is_read_under_a_relative_or_linked_folder(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """The check that an opened file lies inside its folder compares real paths: a file named relative to the
+    working directory, or under a folder reached through a link, is read, not refused as replaced."""
+    corpus = tmp_path / "docs"
+    ordinary_files(corpus)
+    (tmp_path / "docs-link").symlink_to(corpus, target_is_directory=True)
+    monkeypatch.chdir(tmp_path)
+    for path, root in [
+        (Path("docs/notes/harbour.txt"), None),
+        (Path("docs/notes/harbour.txt"), Path("docs")),
+        (tmp_path / "docs-link" / "notes" / "harbour.txt", tmp_path / "docs-link"),
+    ]:
+        (loaded,) = load_file(path, root)
+        assert isinstance(loaded, Document), (path, loaded)
+        assert loaded.text == (corpus / "notes" / "harbour.txt").read_text()
 
 
 def test_a_file_replaced_by_an_escaping_link_leaves_the_index(

@@ -105,6 +105,7 @@ def open_regular_file(path: Path, root: Path, limits: LoadLimits, *, sized: bool
     run; the descriptor is checked again after opening, so a file swapped for a link in between is refused too.
     ``sized`` applies ``limits.max_file_bytes``."""
     source = display_path(path)
+    root = Path(os.path.realpath(root))  # files are compared by their real paths: a relative or linked root too
     try:
         info = os.lstat(path)
     except OSError as exc:
