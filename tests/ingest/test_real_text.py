@@ -227,6 +227,78 @@ def test_accents_drawn_as_glyphs_of_their_own_are_joined_to_their_letters(tmp_pa
     assert not any(mark in document.text for mark in "\u00b4\u02dc\u0301\u0303")
 
 
+def test_a_tilde_at_the_top_of_a_line_is_not_an_accent_of_the_line_above(tmp_path: Path) -> None:
+    """Manual pages set "~/.profile" with a raised tilde at the start of a line; it sits just under the letter above
+    it, and was joined to it as an accent ("D̃o not read ... /.profile"). Only a cedilla or an ogonek sits under a
+    letter."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=dejavu_path())
+    pdf.set_font("DejaVu", size=12)
+    pdf.text(20, 30, "See Jimenez\u00b4 on startup files.")  # an accent beside a letter: the page's glyphs are read
+    pdf.text(20, 40, "Do not read the startup file")
+    pdf.text(20, 44.5, "\u02dc/.profile at login.")
+    write_bytes(tmp_path / "docs" / "manual.pdf", bytes(pdf.output()))
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "Do not read the startup file" in document.text
+    assert "/.profile at login." in document.text
+    assert "\u0303/.profile" in document.text  # the tilde where it is drawn (NFKC: a space and the combining mark)
+
+
+def test_words_set_apart_by_character_spacing_are_read_apart(tmp_path: Path) -> None:
+    """groff's PostScript, turned into PDF, sets the space between two words as character spacing inside one string
+    ("yr" spaced out is "y r"), where PDFium sees no space and reads "anyremaining". The gap is as wide as the page's
+    word spaces, so it is one; a decimal point, and letters spaced out in a heading, stay as they are."""
+    write_bytes(tmp_path / "docs" / "manual.pdf", _words_set_by_character_spacing())
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "The first argument is assigned to $0 and any remaining arguments are assigned in turn." in document.text
+    assert "Options are read as they are given, at 0.25 each." in document.text
+    assert "\nAbstract and summary" in document.text
+    assert "anyremaining" not in document.text and "theyare" not in document.text
+
+
+def test_a_letter_spaced_page_keeps_its_words_whole(tmp_path: Path) -> None:
+    """On a page set with tracking every pair of letters has a gap wider than a tenth of their height; a gap starts
+    a word only when it is as wide as the page's own word spaces, so the words stay whole (a fixed share would have
+    set every letter apart) and the two run together are still read apart."""
+    write_bytes(tmp_path / "docs" / "manual.pdf", _words_set_by_character_spacing(tracking=0.15))
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "The first argument is assigned to $0 and any remaining arguments are assigned in turn." in document.text
+
+
+def _words_set_by_character_spacing(tracking: float = 0.0) -> bytes:
+    """Lines as groff sets them: each string drawn where the last ended, and the string that holds the last letter
+    of a word and the first of the next spaced out by a word's space (``Tc``) instead of a space; every string
+    also spaced out by ``tracking`` (a share of the font size)."""
+    from fpdf import FPDF
+
+    pdf = FPDF()
+    pdf.add_page()
+    pdf.set_font("Times", size=11)
+    extra = tracking * 11 / pdf.k
+    space = pdf.get_string_width(" ")
+    lines = [
+        ["The first argument is assigned to $0 and an", ("yr", space), "emaining arguments are assigned in turn."],
+        ["Options are read as the", ("ya", space), "re given, at 0", (".2", space), "5 each."],
+        [("Abstract", space), " and summary"],
+    ]
+    y = 40.0
+    for pieces in lines:
+        x = 20.0
+        for piece in pieces:
+            text, spacing = piece if isinstance(piece, tuple) else (piece, 0.0)
+            spacing += extra
+            width = pdf.get_string_width(text) + spacing * (len(text) - 1)  # the next string starts at its last glyph
+            pdf.set_char_spacing(spacing * pdf.k)  # fpdf2 takes it in points
+            pdf.text(x, y, text)
+            pdf.set_char_spacing(0)
+            x += width
+        y += 6
+    return bytes(pdf.output())
+
+
 def test_adobe_private_use_glyphs_are_read_as_the_letters_they_draw() -> None:
     """Expert fonts name their glyphs instead of mapping them, and PDFium (like pdftotext) passes on Adobe's private-use
     code points for the names: small capitals, old-style figures, Serbian italic Cyrillic. They are the letters."""

@@ -12,6 +12,7 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
+from functools import cached_property
 
 import numpy as np
 
@@ -41,6 +42,8 @@ _ACCENT_BY_LETTER = re.compile(
 """An accent glyph beside a letter in a page's text: only then are the page's glyph positions looked at. A grave,
 caret or tilde of ASCII counts only inside a word (code and TeX sources have them beside words), and a combining
 mark only after a space (after a letter it is where it belongs)."""
+_BELOW = frozenset({202, 220})
+"""Canonical combining classes of marks set under a letter (cedilla, ogonek, dot below); the others go over it."""
 _ANY_ACCENT = re.compile(rf"{_SPACING_ACCENT}|[`^~\u0300-\u036f]")
 """What a page must have for ``_ACCENT_BY_LETTER`` to be worth a search (most pages have none of these)."""
 _ADOBE_SMALL = [0xF721, 0xF724, 0xF726, *range(0xF730, 0xF73A), 0xF73F, *range(0xF760, 0xF77B), 0xF7A1, 0xF7A2]
@@ -218,20 +221,29 @@ Rect = tuple[float, float, float, float]
 class _PageText:
     """One page's PDFium text, read within rectangles. An accent that the page draws as a glyph of its own over
     (or under) a letter is joined to that letter and composed: PDFium reads "Jiménez" so set as "Jimen´ez", and
-    "Miśkiewicz" as "Miskiewicz´", wherever the page draws the accent (pdftotext composes them too). Glyph positions
-    are read once, and only for a page whose text has an accent beside a letter."""
+    "Miśkiewicz" as "Miskiewicz´", wherever the page draws the accent (pdftotext composes them too). Words PDFium
+    ran together are set apart (``_WordBreaks``). Advance boxes are read once per page, for the word breaks; ink
+    boxes only for a page whose text has an accent beside a letter."""
 
     def __init__(self, textpage) -> None:
         self.textpage = textpage
         self._glyphs: _Glyphs | None = None
 
     def within(self, rect: Rect) -> str:
-        """The text within ``rect``, accents on their letters, PDFium's own conventions undone."""
+        """The text within ``rect``, accents on their letters, words PDFium ran together apart, PDFium's own
+        conventions undone."""
         text = self.textpage.get_text_bounded(*rect)
+        breaks = self._breaks
         if _ANY_ACCENT.search(text) and _ACCENT_BY_LETTER.search(text):
             self._glyphs = self._glyphs or _Glyphs.read(self.textpage)
-            text = self._glyphs.with_accents_on_letters(rect) or text
-        return clean_page_text(text)
+            accented = self._glyphs.text_within(rect, breaks.starts if breaks else frozenset())
+            if accented is not None:
+                return clean_page_text(accented)
+        return clean_page_text(breaks.inserted(text, rect) if breaks else text)
+
+    @cached_property
+    def _breaks(self) -> _WordBreaks | None:
+        return _WordBreaks.read(self.textpage)
 
 
 _SPACING = frozenset(" \r\n")
@@ -269,11 +281,13 @@ class _Glyphs:
         letter = np.array([c.isalpha() for c in chars], dtype=bool) & ~accent & (boxes[:, 3] > boxes[:, 1])
         return cls(chars, boxes, spacing, accent, letter)
 
-    def with_accents_on_letters(self, rect: Rect) -> str | None:
-        """The text within ``rect`` character by character, each accent glyph that sits on a letter made a combining
-        mark of it and composed (NFC); None when no accent sits on a letter. A glyph sits on the letter whose ink
-        spans its middle across, and whose top quarter it is above (or bottom quarter below) by less than the
-        letter's height: a tilde or caret set beside letters, as in code, is not an accent."""
+    def text_within(self, rect: Rect, word_starts: frozenset[int]) -> str | None:
+        """The text within ``rect`` character by character, each accent glyph that sits on a letter made a
+        combining mark of it and composed (NFC), and a space before each of ``word_starts``; None when no accent
+        sits on a letter. A glyph sits on the letter whose ink spans its middle across, and whose top quarter
+        it is above by less than the letter's height (or, for a cedilla or an ogonek, whose bottom quarter it is
+        below): a tilde or caret set beside letters, as in code, or at the top of the line under them, is not an
+        accent."""
         chars = self.chars
         left, bottom, right, top = self.boxes.T
         middle_x, middle_y, height = (left + right) / 2, (bottom + top) / 2, top - bottom
@@ -284,20 +298,25 @@ class _Glyphs:
         marks: dict[int, list[int]] = {}
         for i in np.flatnonzero(accent):
             x, y = middle_x[i], middle_y[i]
-            over = (y >= top - height / 4) & (y <= top + height)
-            under = (y <= bottom + height / 4) & (y >= bottom - height)
-            candidates = np.flatnonzero(letter & (left <= x) & (right >= x) & (over | under))
+            if unicodedata.combining(_ACCENT_MARKS.get(chars[i], chars[i])) in _BELOW:
+                placed_well = (y <= bottom + height / 4) & (y >= bottom - height)
+            else:
+                placed_well = (y >= top - height / 4) & (y <= top + height)
+            candidates = np.flatnonzero(letter & (left <= x) & (right >= x) & placed_well)
             if len(candidates):
                 base = int(candidates[np.argmin(np.abs(middle_x[candidates] - x))])
                 if _takes_accent(chars[base], _ACCENT_MARKS.get(chars[i], chars[i])):
                     marks.setdefault(base, []).append(int(i))
         if not marks:
             return None
-        placed = {i for accents in marks.values() for i in accents}
+        spaced = word_starts.intersection(np.flatnonzero(kept).tolist())
+        placed = {i for glyphs in marks.values() for i in glyphs}
         parts = []
         for i, char in enumerate(chars):
             if not kept[i] or i in placed or self._space_for_accent(i, placed):
                 continue
+            if i in spaced:
+                parts.append(" ")
             if i in marks:
                 combining = "".join(_ACCENT_MARKS.get(chars[a], chars[a]) for a in sorted(marks[i]))
                 char = unicodedata.normalize("NFC", _DOTLESS.get(char, char) + combining)
@@ -320,6 +339,113 @@ class _Glyphs:
             return False
         height = max(boxes[before][3] - boxes[before][1], boxes[after][3] - boxes[after][1])
         return abs(boxes[after][0] - boxes[before][2]) < 0.15 * height
+
+
+WORD_GAP = 0.1
+"""A gap between two glyphs on a line that is at least this share of their height, and at least half the page's
+usual gap at the spaces PDFium did see, separates words (pdftotext breaks words at 0.1 of the font size)."""
+_WHITE_SPACE = np.array([code for code in range(0x3001) if chr(code).isspace()], dtype="<u4")
+_ENDS_WORD = frozenset(".,;:!?)]\u201d\u2019")
+_STARTS_WORD = frozenset("([\u201c\u2018")
+
+
+@dataclass(frozen=True)
+class _WordBreaks:
+    """Where PDFium ran two words of a page together, with no space between: the indices of the characters that
+    begin the second word, in PDFium's character stream.
+
+    PDFium infers spaces at the gaps between a page's text strings, not at gaps inside one: PDFs made from groff's
+    PostScript (manual pages) set the space between two words as character spacing on a string such as "yr", and
+    PDFium reads "anyremaining", "theyare" (about 2% of the words of a man page). Here each pair of characters that
+    PDFium put side by side is measured from their advance boxes; a gap as wide as a word space (``WORD_GAP``,
+    scaled to the page's own spaces so that fonts whose boxes are loose do not split words) between letters or
+    digits, or after closing punctuation, starts a word. A run of single letters each set apart (a letter-spaced
+    "a b s t r a c t", a glyph table) stays as it is, and a decimal point never opens a gap."""
+
+    chars: str
+    middles: np.ndarray
+    """Each character's box middle (x, y); NaN where it has no box."""
+    starts: frozenset[int]
+
+    @classmethod
+    def read(cls, textpage) -> _WordBreaks | None:
+        """The page's word breaks, or None when PDFium missed none (or the page cannot be measured)."""
+        import pypdfium2.raw as pdfium_c
+
+        count = textpage.count_chars()
+        chars = textpage.get_text_range(0, count)
+        if len(chars) != count:  # characters past U+FFFF: indices and characters do not line up; leave the page be
+            return None
+        codes = np.frombuffer(chars.encode("utf-32-le"), dtype="<u4")
+        drawn = np.flatnonzero(~np.isin(codes, _WHITE_SPACE)).tolist()
+        if len(drawn) < 3:
+            return None
+        rect, raw, loose_box = pdfium_c.FS_RECTF(), textpage.raw, pdfium_c.FPDFText_GetLooseCharBox
+        none = (0.0, 0.0, 0.0, 0.0)
+        boxes = np.array(
+            [(rect.left, rect.bottom, rect.right, rect.top) if loose_box(raw, i, rect) else none for i in drawn]
+        )
+        starts = _unspaced_starts(chars, codes, boxes, np.array(drawn, dtype=np.int64))
+        if not starts:
+            return None
+        left, bottom, right, top = boxes.T
+        middles = np.full((count, 2), np.nan)
+        middles[drawn] = np.where(
+            (top > bottom)[:, None], np.column_stack(((left + right) / 2, (bottom + top) / 2)), np.nan
+        )
+        return cls(chars, middles, starts)
+
+    def inserted(self, text: str, rect: Rect) -> str:
+        """``text``, PDFium's text within ``rect``, with a space before each word start in it. That text and the
+        character stream differ in white space only (PDFium lays out its bounded text anew), so they are matched
+        character by character; where they do not match, ``text`` is returned as PDFium read it."""
+        x, y = self.middles.T
+        with np.errstate(invalid="ignore"):
+            inside = (x >= rect[0]) & (x <= rect[2]) & (y >= rect[1]) & (y <= rect[3])
+        parts, at = [], 0
+        for i in np.flatnonzero(inside):
+            char = self.chars[i]
+            if char.isspace():
+                continue
+            while at < len(text) and text[at].isspace():
+                parts.append(text[at])
+                at += 1
+            if at == len(text) or not _same_glyph(text[at], char):
+                return text
+            if i in self.starts and parts and not parts[-1].isspace():
+                parts.append(" ")
+            parts.append(text[at])
+            at += 1
+        return "".join(parts) + text[at:]
+
+
+def _same_glyph(bounded: str, streamed: str) -> bool:
+    """PDFium marks a hyphenation break U+0002 in bounded text and U+FFFE in its character stream."""
+    return bounded == streamed or (bounded in "\x02\ufffe" and streamed in "\x02\ufffe")
+
+
+def _unspaced_starts(chars: str, codes: np.ndarray, boxes: np.ndarray, drawn: np.ndarray) -> frozenset[int]:
+    """``_WordBreaks.starts``, from the advance boxes (left, bottom, right, top) of the characters at ``drawn``
+    (``codes``: the characters' code points)."""
+    before, after = drawn[:-1], drawn[1:]
+    left, bottom, right, top = boxes[:-1].T
+    next_left, next_bottom, next_right, next_top = boxes[1:].T
+    height = np.minimum(top - bottom, next_top - next_bottom)
+    measured = (right - left > 0.05 * (top - bottom)) & (next_right - next_left > 0.05 * (next_top - next_bottom))
+    same_line = measured & (height > 0) & (np.minimum(top, next_top) - np.maximum(bottom, next_bottom) > height / 2)
+    gap = (next_left - right) / np.where(height > 0, height, 1.0)
+    spaced = (after - before == 2) & (codes[np.minimum(before + 1, len(codes) - 1)] == ord(" "))
+    word_gaps = gap[same_line & spaced]
+    if len(word_gaps) < 5:
+        return frozenset()
+    threshold = max(WORD_GAP, 0.5 * float(np.median(word_gaps)))
+    starts = set()
+    for i in np.flatnonzero(same_line & (after - before == 1) & (gap > threshold)):
+        first, second = chars[before[i]], chars[after[i]]
+        if (first.isalnum() or first in _ENDS_WORD) and (second.isalnum() or second in _STARTS_WORD):
+            if not (first in ".,:" and second.isdigit()):
+                starts.add(int(after[i]))
+    return frozenset(i for i in starts if i - 1 not in starts and i + 1 not in starts)
 
 
 def _takes_accent(letter: str, mark: str) -> bool:

@@ -1,0 +1,72 @@
+"""rag's text of each PDF in a folder against poppler's pdftotext, word for word.
+
+Why: a sweep of PDFs that some program made (groff's manual pages through ps2pdf, LibreOffice, OCRmyPDF) is read
+the way ``rag index`` reads it, through ``load_file``, and compared with a reference extractor. Two figures per
+file, over lower-cased NFKC ``\\w+`` words: the share of pdftotext's words that rag's text holds ("found"; running
+headers and footers, which rag leaves out by design, count as missing), and the share of rag's words that
+pdftotext's text holds ("in reference": words run together or split apart lower it). The words each side has
+and the other lacks are listed, most frequent first.
+
+    python benchmarks/pdf_words.py FOLDER [FOLDER ...]
+"""
+
+from __future__ import annotations
+
+import argparse
+import re
+import subprocess
+import unicodedata
+from collections import Counter
+from pathlib import Path
+
+from rag.ingest.loading import load_file
+from rag.types import Document
+
+
+def words(text: str) -> Counter[str]:
+    return Counter(re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower()))
+
+
+def reference_words(path: Path) -> Counter[str]:
+    run = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=False)
+    return words(run.stdout)
+
+
+def rag_words(path: Path, root: Path) -> Counter[str] | str:
+    """rag's words of the file, or why it was skipped (pages without text are reported and the rest read)."""
+    found: Counter[str] = Counter()
+    reasons = []
+    for loaded in load_file(path, root):
+        if isinstance(loaded, Document):
+            found += words(loaded.text)
+        else:
+            reasons.append(getattr(loaded, "reason", str(loaded)))
+    return found if found or not reasons else "; ".join(reasons)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("folders", type=Path, nargs="+")
+    parser.add_argument("--top", type=int, default=8, help="how many differing words to list per file")
+    args = parser.parse_args()
+    totals: Counter[str] = Counter()
+    for folder in args.folders:
+        root = folder.resolve()
+        for path in sorted(root.glob("*.pdf")):
+            reference, ours = reference_words(path), rag_words(path, root)
+            if isinstance(ours, str):
+                print(f"{path.name}: skipped ({ours})")
+                continue
+            shared = sum((reference & ours).values())
+            totals.update(reference=sum(reference.values()), ours=sum(ours.values()), shared=shared)
+            found, precise = shared / max(1, sum(reference.values())), shared / max(1, sum(ours.values()))
+            print(f"{path.name}: found {found:.3f}, in reference {precise:.3f}")
+            print(f"  only pdftotext: {(reference - ours).most_common(args.top)}")
+            print(f"  only rag:       {(ours - reference).most_common(args.top)}")
+    if totals["reference"]:
+        found, precise = totals["shared"] / totals["reference"], totals["shared"] / max(1, totals["ours"])
+        print(f"all: found {found:.4f}, in reference {precise:.4f}")
+
+
+if __name__ == "__main__":
+    main()
