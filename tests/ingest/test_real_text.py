@@ -268,21 +268,34 @@ def test_a_letter_spaced_page_keeps_its_words_whole(tmp_path: Path) -> None:
     assert "The first argument is assigned to $0 and any remaining arguments are assigned in turn." in document.text
 
 
-def _words_set_by_character_spacing(tracking: float = 0.0) -> bytes:
+def test_a_justified_line_of_a_script_without_spaces_gets_none(tmp_path: Path) -> None:
+    """Chinese, Japanese, Thai and Lao are written without spaces between words, and a justified line of them
+    stretches the gaps between its letters as wide as a word space: no space is read into it (BM25 reads such text
+    in pairs of characters, which a space would cut), while the Latin words run together beside it are set apart."""
+    lao = "ພາສາລາວເປັນພາສາທາງການຂອງລາວ"
+    write_bytes(tmp_path / "docs" / "lao.pdf", _words_set_by_character_spacing(lao=lao))
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "The first argument is assigned to $0 and any remaining arguments are assigned in turn." in document.text
+    assert f"\n{lao}\n" in document.text
+
+
+def _words_set_by_character_spacing(tracking: float = 0.0, lao: str = "") -> bytes:
     """Lines as groff sets them: each string drawn where the last ended, and the string that holds the last letter
     of a word and the first of the next spaced out by a word's space (``Tc``) instead of a space; every string
-    also spaced out by ``tracking`` (a share of the font size)."""
+    also spaced out by ``tracking`` (a share of the font size). ``lao``: a last line in Lao, justified."""
     from fpdf import FPDF
 
     pdf = FPDF()
     pdf.add_page()
-    pdf.set_font("Times", size=11)
+    pdf.add_font("DejaVu", fname=dejavu_path())
+    pdf.set_font("DejaVu" if lao else "Times", size=11)
     extra = tracking * 11 / pdf.k
     space = pdf.get_string_width(" ")
     lines = [
         ["The first argument is assigned to $0 and an", ("yr", space), "emaining arguments are assigned in turn."],
         ["Options are read as the", ("ya", space), "re given, at 0", (".2", space), "5 each."],
         [("Abstract", space), " and summary"],
+        *([_stretched(lao, space), ["The end."]] if lao else []),
     ]
     y = 40.0
     for pieces in lines:
@@ -297,6 +310,14 @@ def _words_set_by_character_spacing(tracking: float = 0.0) -> bytes:
             x += width
         y += 6
     return bytes(pdf.output())
+
+
+def _stretched(line: str, gap: float) -> list:
+    """``line`` as a justified line of a script without spaces: two of its gaps between letters (a third and
+    two thirds of the way) widened by ``gap``."""
+    cuts = [len(line) // 3, 2 * len(line) // 3]
+    return [line[: cuts[0] - 1], (line[cuts[0] - 1 : cuts[0] + 1], gap), line[cuts[0] + 1 : cuts[1] - 1],
+            (line[cuts[1] - 1 : cuts[1] + 1], gap), line[cuts[1] + 1 :]]  # fmt: skip
 
 
 def test_adobe_private_use_glyphs_are_read_as_the_letters_they_draw() -> None:

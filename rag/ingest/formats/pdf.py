@@ -345,6 +345,9 @@ WORD_GAP = 0.1
 """A gap between two glyphs on a line that is at least this share of their height, and at least half the page's
 usual gap at the spaces PDFium did see, separates words (pdftotext breaks words at 0.1 of the font size)."""
 _WHITE_SPACE = np.array([code for code in range(0x3001) if chr(code).isspace()], dtype="<u4")
+_UNSPACED_SCRIPTS = ((0x0E00, 0x0EFF), (0x1000, 0x109F), (0x1780, 0x17FF), (0x2E80, 0x9FFF), (0xF900, 0xFAFF))
+"""Thai and Lao, Myanmar, Khmer, and Chinese and Japanese (ideographs, kana, their punctuation): scripts written
+without spaces between words, whose justified lines stretch the gaps between letters."""
 _ENDS_WORD = frozenset(".,;:!?)]\u201d\u2019")
 _STARTS_WORD = frozenset("([\u201c\u2018")
 
@@ -360,7 +363,8 @@ class _WordBreaks:
     PDFium put side by side is measured from their advance boxes; a gap as wide as a word space (``WORD_GAP``,
     scaled to the page's own spaces so that fonts whose boxes are loose do not split words) between letters or
     digits, or after closing punctuation, starts a word. A run of single letters each set apart (a letter-spaced
-    "a b s t r a c t", a glyph table) stays as it is, and a decimal point never opens a gap."""
+    "a b s t r a c t", a glyph table) stays as it is, a decimal point never opens a gap, and neither does a
+    justified line of a script written without spaces (Chinese, Japanese, Thai)."""
 
     chars: str
     middles: np.ndarray
@@ -443,9 +447,14 @@ def _unspaced_starts(chars: str, codes: np.ndarray, boxes: np.ndarray, drawn: np
     for i in np.flatnonzero(same_line & (after - before == 1) & (gap > threshold)):
         first, second = chars[before[i]], chars[after[i]]
         if (first.isalnum() or first in _ENDS_WORD) and (second.isalnum() or second in _STARTS_WORD):
-            if not (first in ".,:" and second.isdigit()):
+            if not (first in ".,:" and second.isdigit()) and not (_unspaced(first) or _unspaced(second)):
                 starts.add(int(after[i]))
     return frozenset(i for i in starts if i - 1 not in starts and i + 1 not in starts)
+
+
+def _unspaced(char: str) -> bool:
+    code = ord(char)
+    return any(first <= code <= last for first, last in _UNSPACED_SCRIPTS)
 
 
 def _takes_accent(letter: str, mark: str) -> bool:
