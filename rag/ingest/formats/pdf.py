@@ -12,7 +12,6 @@ import re
 import unicodedata
 from collections import Counter
 from dataclasses import dataclass
-from functools import cached_property
 
 import numpy as np
 
@@ -151,6 +150,8 @@ class PageEdges:
     """The top line's text, and its lowest point."""
     bottom: tuple[str, float] | None
     """The bottom line's text, and its highest point."""
+    breaks: _WordBreaks | None = None
+    """The page's word breaks, kept so that the page read again without its running lines is not measured again."""
 
     @property
     def keys(self) -> list[str]:
@@ -165,11 +166,12 @@ def _page_edges(document, index: int) -> PageEdges:
     textpage = page.get_textpage()
     try:
         box = tuple(page.get_bbox())
-        reader = _PageText(textpage)
+        breaks = _WordBreaks.read(textpage)
+        reader = _PageText(textpage, breaks)
         text = reader.within(box)
         rects = [textpage.get_rect(i) for i in range(textpage.count_rects())]
         if not rects:
-            return PageEdges(box, text, None, None)
+            return PageEdges(box, text, None, None, breaks)
         top_line = _same_line(rects, max(rects, key=lambda r: r[3]))
         bottom_line = _same_line(rects, min(rects, key=lambda r: r[1]))
         highest, top_floor = max(r[3] for r in top_line), min(r[1] for r in top_line)
@@ -177,7 +179,7 @@ def _page_edges(document, index: int) -> PageEdges:
         left, right = box[0], box[2]
         top = reader.within((left, top_floor - _MARGIN, right, highest + _MARGIN))
         bottom = reader.within((left, lowest - _MARGIN, right, bottom_ceiling + _MARGIN))
-        return PageEdges(box, text, (top, top_floor), (bottom, bottom_ceiling))
+        return PageEdges(box, text, (top, top_floor), (bottom, bottom_ceiling), breaks)
     finally:
         textpage.close()
         page.close()
@@ -208,7 +210,7 @@ def _page_text(document, index: int, edges: PageEdges, furniture: frozenset[str]
     page = document[index]
     textpage = page.get_textpage()
     try:
-        return _PageText(textpage).within((left, bottom, right, top))
+        return _PageText(textpage, edges.breaks).within((left, bottom, right, top))
     finally:
         textpage.close()
         page.close()
@@ -222,28 +224,25 @@ class _PageText:
     """One page's PDFium text, read within rectangles. An accent that the page draws as a glyph of its own over
     (or under) a letter is joined to that letter and composed: PDFium reads "Jiménez" so set as "Jimen´ez", and
     "Miśkiewicz" as "Miskiewicz´", wherever the page draws the accent (pdftotext composes them too). Words PDFium
-    ran together are set apart (``_WordBreaks``). Advance boxes are read once per page, for the word breaks; ink
-    boxes only for a page whose text has an accent beside a letter."""
+    ran together are set apart at ``breaks``, measured once per page. Glyphs' ink boxes are read once, and only for
+    a page whose text has an accent beside a letter."""
 
-    def __init__(self, textpage) -> None:
+    def __init__(self, textpage, breaks: _WordBreaks | None) -> None:
         self.textpage = textpage
+        self.breaks = breaks
         self._glyphs: _Glyphs | None = None
 
     def within(self, rect: Rect) -> str:
         """The text within ``rect``, accents on their letters, words PDFium ran together apart, PDFium's own
         conventions undone."""
         text = self.textpage.get_text_bounded(*rect)
-        breaks = self._breaks
+        breaks = self.breaks
         if _ANY_ACCENT.search(text) and _ACCENT_BY_LETTER.search(text):
             self._glyphs = self._glyphs or _Glyphs.read(self.textpage)
             accented = self._glyphs.text_within(rect, breaks.starts if breaks else frozenset())
             if accented is not None:
                 return clean_page_text(accented)
         return clean_page_text(breaks.inserted(text, rect) if breaks else text)
-
-    @cached_property
-    def _breaks(self) -> _WordBreaks | None:
-        return _WordBreaks.read(self.textpage)
 
 
 _SPACING = frozenset(" \r\n")
@@ -393,7 +392,7 @@ class _WordBreaks:
         if not starts:
             return None
         left, bottom, right, top = boxes.T
-        middles = np.full((count, 2), np.nan)
+        middles = np.full((count, 2), np.nan, dtype=np.float32)
         middles[drawn] = np.where(
             (top > bottom)[:, None], np.column_stack(((left + right) / 2, (bottom + top) / 2)), np.nan
         )
