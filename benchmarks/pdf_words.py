@@ -13,22 +13,23 @@ and the other lacks are listed, most frequent first.
 from __future__ import annotations
 
 import argparse
-import re
 import subprocess
-import unicodedata
 from collections import Counter
 from pathlib import Path
+
+from pdf_extractors import PDFTOTEXT, recall, tokens
 
 from rag.ingest.loading import load_file
 from rag.types import Document
 
 
 def words(text: str) -> Counter[str]:
-    return Counter(re.findall(r"\w+", unicodedata.normalize("NFKC", text).lower()))
+    """The words compared: ``pdf_extractors``' tokens (NFKC, lower-cased ``\\w+``), counted."""
+    return Counter(tokens(text))
 
 
 def reference_words(path: Path) -> Counter[str]:
-    run = subprocess.run(["pdftotext", "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=False)
+    run = subprocess.run([PDFTOTEXT, "-enc", "UTF-8", str(path), "-"], capture_output=True, text=True, check=False)
     return words(run.stdout)
 
 
@@ -57,9 +58,9 @@ def main() -> None:
             if isinstance(ours, str):
                 print(f"{path.name}: skipped ({ours})")
                 continue
-            shared = sum((reference & ours).values())
-            totals.update(reference=sum(reference.values()), ours=sum(ours.values()), shared=shared)
-            found, precise = shared / max(1, sum(reference.values())), shared / max(1, sum(ours.values()))
+            found, precise = recall(reference, ours) or 0.0, recall(ours, reference) or 0.0
+            totals.update(reference=sum(reference.values()), ours=sum(ours.values()))
+            totals["shared"] += round(found * sum(reference.values()))
             print(f"{path.name}: found {found:.3f}, in reference {precise:.3f}")
             print(f"  only pdftotext: {(reference - ours).most_common(args.top)}")
             print(f"  only rag:       {(ours - reference).most_common(args.top)}")
