@@ -279,6 +279,27 @@ def test_a_justified_line_of_a_script_without_spaces_gets_none(tmp_path: Path) -
     assert f"\n{lao}\n" in document.text
 
 
+def test_cells_of_a_sparse_slide_are_not_run_together(tmp_path: Path) -> None:
+    """On a page of a few short strings (a slide's table) PDFium breaks the line between every two strings in its
+    character stream, and its text of the page then drops those breaks where the strings share a line: the counts
+    12, 30 and 8 were read "12 308", the header "B" and "C" as "BC". Strings a word's gap apart on one line are
+    read apart."""
+    from fpdf import FPDF
+
+    pdf = FPDF(orientation="L")
+    pdf.add_page()
+    pdf.add_font("DejaVu", fname=dejavu_path())
+    pdf.set_font("DejaVu", size=18)
+    pdf.text(30, 30, "Grades")
+    for row, cells in enumerate((("A", "B", "C"), ("12", "30", "8"))):
+        for column, cell in enumerate(cells):
+            pdf.text(30 + 60 * column, 60 + 12 * row, cell)
+    write_bytes(tmp_path / "docs" / "slides.pdf", bytes(pdf.output()))
+    [document] = load_corpus([tmp_path / "docs"]).documents
+    assert "\n12 30 8" in document.text
+    assert "B C\n" in document.text
+
+
 def _words_set_by_character_spacing(tracking: float = 0.0, lao: str = "") -> bytes:
     """Lines as groff sets them: each string drawn where the last ended, and the string that holds the last letter
     of a word and the first of the next spaced out by a word's space (``Tc``) instead of a space; every string

@@ -363,7 +363,13 @@ class _WordBreaks:
     scaled to the page's own spaces so that fonts whose boxes are loose do not split words) between letters or
     digits, or after closing punctuation, starts a word. A run of single letters each set apart (a letter-spaced
     "a b s t r a c t", a glyph table) stays as it is, a decimal point never opens a gap, and neither does a
-    justified line of a script written without spaces (Chinese, Japanese, Thai)."""
+    justified line of a script written without spaces (Chinese, Japanese, Thai).
+
+    The same gap counts where PDFium's character stream has a break between two characters that its text of the
+    page runs together: on a page of a few short strings (a slide's table) PDFium's stream breaks the line after
+    each string, and its text of the page then lays the strings that share a line side by side without the break
+    ("12 308" for cells 12, 30 and 8). On a page with too few spaces to measure its word space by, only such
+    breaks are looked at, at ``WORD_GAP``."""
 
     chars: str
     middles: np.ndarray
@@ -439,11 +445,16 @@ def _unspaced_starts(chars: str, codes: np.ndarray, boxes: np.ndarray, drawn: np
     gap = (next_left - right) / np.where(height > 0, height, 1.0)
     spaced = (after - before == 2) & (codes[np.minimum(before + 1, len(codes) - 1)] == ord(" "))
     word_gaps = gap[same_line & spaced]
-    if len(word_gaps) < 5:
+    adjacent = after - before == 1
+    if len(word_gaps) >= 5:
+        threshold = max(WORD_GAP, 0.5 * float(np.median(word_gaps)))
+    elif adjacent.all():
         return frozenset()
-    threshold = max(WORD_GAP, 0.5 * float(np.median(word_gaps)))
+    else:  # too few spaces to measure a word space by: only the breaks PDFium saw itself are looked at
+        threshold, same_line = WORD_GAP, same_line & ~adjacent
+    candidates = np.flatnonzero(same_line & ~spaced & (gap > threshold))
     starts = set()
-    for i in np.flatnonzero(same_line & (after - before == 1) & (gap > threshold)):
+    for i in candidates.tolist():
         first, second = chars[before[i]], chars[after[i]]
         if (first.isalnum() or first in _ENDS_WORD) and (second.isalnum() or second in _STARTS_WORD):
             if not (first in ".,:" and second.isdigit()) and not (_unspaced(first) or _unspaced(second)):
