@@ -33,16 +33,22 @@ def reference_words(path: Path) -> Counter[str]:
     return words(run.stdout)
 
 
-def rag_words(path: Path, root: Path) -> Counter[str] | str:
-    """rag's words of the file, or why it was skipped (pages without text are reported and the rest read)."""
-    found: Counter[str] = Counter()
-    reasons = []
+def rag_text(path: Path, root: Path) -> tuple[str, str | None]:
+    """rag's text of the file as ``rag index`` reads it, and why it was skipped when nothing was read (pages
+    without text are reported and the rest read)."""
+    texts, reasons = [], []
     for loaded in load_file(path, root):
         if isinstance(loaded, Document):
-            found += words(loaded.text)
+            texts.append(loaded.text)
         else:
             reasons.append(getattr(loaded, "reason", str(loaded)))
-    return found if found or not reasons else "; ".join(reasons)
+    return "\n".join(texts), ("; ".join(reasons) if reasons and not texts else None)
+
+
+def rag_words(path: Path, root: Path) -> Counter[str] | str:
+    """rag's words of the file, or why it was skipped."""
+    text, skipped = rag_text(path, root)
+    return skipped if skipped is not None else words(text)
 
 
 def main() -> None:

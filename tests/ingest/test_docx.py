@@ -515,3 +515,92 @@ def test_smartart_text_follows_the_paragraph_that_holds_it() -> None:
         "Harbour office\nPermit desk\nTreasury",
         "Fees are paid at the last office.",
     ]
+
+
+def numbering_part(document: docx.document.Document, definitions: str) -> None:
+    """Replace the document's numbering definitions with ``definitions`` (``w:abstractNum`` and ``w:num``)."""
+    part = document.part.numbering_part
+    for child in list(part.element):
+        part.element.remove(child)
+    for element in parse_xml(f"<w:numbering {NS}>{definitions}</w:numbering>"):
+        part.element.append(element)
+
+
+def level(ilvl: int, text: str, fmt: str = "decimal", extra: str = "") -> str:
+    """A list level starting at 1, its number in format ``fmt`` placed by ``text`` ("%1.%2")."""
+    return (
+        f'<w:lvl w:ilvl="{ilvl}"><w:start w:val="1"/><w:numFmt w:val="{fmt}"/><w:lvlText w:val="{text}"/>'
+        f"{extra}</w:lvl>"
+    )
+
+
+def numbered(text: str, num_id: int, ilvl: int = 0) -> str:
+    """A paragraph of list ``num_id`` at level ``ilvl``."""
+    number = f'<w:numPr><w:ilvl w:val="{ilvl}"/><w:numId w:val="{num_id}"/></w:numPr>'
+    return f"<w:p><w:pPr>{number}</w:pPr><w:r><w:t>{text}</w:t></w:r></w:p>"
+
+
+def test_numbers_word_shows_before_headings_and_list_items_are_read() -> None:
+    """Word numbers a standard's headings through their styles and its lists through numbering definitions; the
+    numbers are not in the text. They are counted as Word counts them: by level, restarting below a higher level,
+    each level in its own format, a list started anew by a start override, lists of one definition counted on
+    together, bullets left out."""
+    document = docx.Document()
+    numbering_part(
+        document,
+        '<w:abstractNum w:abstractNumId="0">'
+        + level(0, "%1", extra='<w:pStyle w:val="Heading1"/>')
+        + level(1, "%1.%2", extra='<w:pStyle w:val="Heading2"/>')
+        + "</w:abstractNum>"
+        + '<w:abstractNum w:abstractNumId="1">'
+        + level(0, "%1)", "lowerLetter")
+        + level(1, "(%2)", "lowerRoman")
+        + "</w:abstractNum>"
+        + f'<w:abstractNum w:abstractNumId="2">{level(0, "•", "bullet")}</w:abstractNum>'
+        + f'<w:abstractNum w:abstractNumId="3">{level(0, "Article %1", "upperRoman")}'
+        + level(1, "%1.%2", "decimal", '<w:isLgl/><w:suff w:val="space"/>')
+        + "</w:abstractNum>"
+        + '<w:num w:numId="1"><w:abstractNumId w:val="0"/></w:num>'
+        + '<w:num w:numId="2"><w:abstractNumId w:val="1"/></w:num>'
+        + '<w:num w:numId="3"><w:abstractNumId w:val="1"/>'
+        + '<w:lvlOverride w:ilvl="0"><w:startOverride w:val="1"/></w:lvlOverride></w:num>'
+        + '<w:num w:numId="4"><w:abstractNumId w:val="2"/></w:num>'
+        + '<w:num w:numId="5"><w:abstractNumId w:val="3"/></w:num>',
+    )
+    for style_id, ilvl in (("Heading1", None), ("Heading2", 1)):
+        style = document.styles.get_by_id(style_id, WD_STYLE_TYPE.PARAGRAPH).element
+        level_xml = f'<w:ilvl w:val="{ilvl}"/>' if ilvl is not None else ""
+        style.get_or_add_pPr().append(parse_xml(f'<w:numPr {NS}>{level_xml}<w:numId w:val="1"/></w:numPr>'))
+    document.add_heading("Scope", 1)
+    document.add_paragraph("This standard applies to web services.")
+    document.add_heading("Requirements", 1)
+    document.add_heading("Access control", 2)
+    for paragraph in ("Sessions expire after an idle hour.", "Passwords are hashed.", "with a salt,"):
+        add_xml(document, numbered(paragraph, 2, ilvl=1 if paragraph.startswith("with") else 0))
+    add_xml(document, numbered("and a pepper.", 2, ilvl=1))
+    add_xml(document, numbered("Keys are rotated yearly.", 2))
+    document.add_heading("Logging", 2)
+    add_xml(document, numbered("Logins are logged.", 3))
+    add_xml(document, numbered("Failures are logged.", 2))
+    add_xml(document, numbered("Only a bullet.", 4))
+    add_xml(document, numbered("Definitions", 5))
+    add_xml(document, numbered("Terms used in this standard.", 5, ilvl=1))
+    doc = extract(document)
+    assert paragraphs(doc.text) == [
+        "1 Scope",
+        "This standard applies to web services.",
+        "2 Requirements",
+        "2.1 Access control",
+        "a) Sessions expire after an idle hour.",
+        "b) Passwords are hashed.",
+        "(i) with a salt,",
+        "(ii) and a pepper.",
+        "c) Keys are rotated yearly.",
+        "2.2 Logging",
+        "a) Logins are logged.",
+        "b) Failures are logged.",
+        "Only a bullet.",
+        "Article I Definitions",
+        "1.1 Terms used in this standard.",
+    ]
+    assert section_of(doc, "Keys are rotated") == "2 Requirements > 2.1 Access control"

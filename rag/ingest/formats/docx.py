@@ -19,10 +19,10 @@ from urllib.parse import unquote
 
 from lxml import etree
 
+from rag.ingest.formats.docx_numbering import ListNumbering, W, is_on, roman, style_list
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.ingest.reading import LoadLimits, megabytes, shorten
 
-W = "{http://schemas.openxmlformats.org/wordprocessingml/2006/main}"
 W14 = "{http://schemas.microsoft.com/office/word/2010/wordml}"
 MC = "{http://schemas.openxmlformats.org/markup-compatibility/2006}"
 MATH_T = "{http://schemas.openxmlformats.org/officeDocument/2006/math}t"
@@ -87,8 +87,9 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
     open_tables: list[list[list[list[str]]]] = []  # tables being read, innermost last: rows of cells of lines
     styles = _Styles.read(document.styles.element)
     notes = _Notes.read(document)
+    numbering = ListNumbering.read(_numbering_part(document), styles.lists, styles.list_styles, styles.default)
     pending: list[tuple[str, str]] = []  # notes referred to in a table, added after it
-    for event in _walk(document.element.body, styles):
+    for event in _walk(document.element.body, styles, numbering):
         if builder.full:
             break
         pending.extend(event.notes)
@@ -117,6 +118,20 @@ def extract_docx(data: bytes, builder: TextBuilder, limits: LoadLimits) -> str |
                 builder.block(notes.labelled(note))
             pending.clear()
     return _document_title(document, styles)
+
+
+def _numbering_part(document: Any) -> etree._Element | None:
+    """The numbering definitions part's root, or None when the file has none (or a damaged one: its lists then
+    go unnumbered, the document is read)."""
+    from docx.opc.constants import RELATIONSHIP_TYPE
+
+    for rel in document.part.rels.values():
+        if rel.reltype == RELATIONSHIP_TYPE.NUMBERING and not rel.is_external:
+            try:
+                return etree.fromstring(rel.target_part.blob, etree.XMLParser(resolve_entities=False, no_network=True))
+            except etree.XMLSyntaxError:
+                return None
+    return None
 
 
 def _document_title(document: Any, styles: _Styles) -> str | None:
@@ -186,7 +201,7 @@ class _Notes:
         if kind == "diagram":
             return text
         number = self.counts[kind] = self.counts.get(kind, 0) + 1
-        return f"[{number if kind == 'footnote' else _roman(number)}] {text}"
+        return f"[{number if kind == 'footnote' else roman(number)}] {text}"
 
 
 def _diagram_text(data: etree._Element) -> str:
@@ -202,19 +217,9 @@ def _diagram_text(data: etree._Element) -> str:
     return "\n".join(lines)
 
 
-def _roman(number: int) -> str:
-    """Lower-case Roman numerals (Word's default for endnotes)."""
-    digits = ((1000, "m"), (900, "cm"), (500, "d"), (400, "cd"), (100, "c"), (90, "xc"), (50, "l"), (40, "xl"),
-              (10, "x"), (9, "ix"), (5, "v"), (4, "iv"), (1, "i"))  # fmt: skip
-    result = ""
-    for value, letters in digits:
-        count, number = divmod(number, value)
-        result += letters * count
-    return result
-
-
-def _walk(body: etree._Element, styles: _Styles) -> Iterator[_Event]:
-    """Block-level content in reading order. A paragraph's text boxes come just before it (it anchors them, and a
+def _walk(body: etree._Element, styles: _Styles, numbering: ListNumbering) -> Iterator[_Event]:
+    """Block-level content in reading order, each numbered paragraph after the number Word shows for it
+    (``numbering``). A paragraph's text boxes come just before it (it anchors them, and a
     header box anchored in the first heading then stays out of that heading's section); text-box paragraphs are
     never headings. Vertically merged continuation cells come out empty, so a merged cell's text appears once. A
     table of contents Word generated is left out: its lines repeat the headings, with page numbers."""
@@ -228,9 +233,11 @@ def _walk(body: etree._Element, styles: _Styles) -> Iterator[_Event]:
         tag = element.tag
         children: etree._Element | None = element
         if tag == W + "p":
-            if _style_of(element) in styles.contents:
+            style = _style_of(element)
+            if style in styles.contents:
                 continue
             text, boxes, notes = _paragraph(element)
+            text = numbering.label(element, style) + text
             level = 0 if in_box else _paragraph_level(element, styles.levels, styles.default)
             stack.append(_Event("p", text, level, tuple(notes)))
             stack.extend((child, True) for box in reversed(boxes) for child in reversed(box))
@@ -287,7 +294,7 @@ def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element], li
             box = element.find(f"{W}ffData/{W}checkBox")
             if box is not None:  # a legacy FORMCHECKBOX field: its state, not its (empty) result
                 state = box.find(W + "checked")
-                parts.append(CHECKED if _on(state if state is not None else box.find(W + "default")) else UNCHECKED)
+                parts.append(CHECKED if is_on(state if state is not None else box.find(W + "default")) else UNCHECKED)
         elif tag == W + "txbxContent":
             boxes.append(element)
         elif tag in _NOTE_REFERENCES:
@@ -297,7 +304,7 @@ def _paragraph(paragraph: etree._Element) -> tuple[str, list[etree._Element], li
         elif tag == MC + "AlternateContent":
             stack.extend(element.findall(MC + "Choice")[:1] or element.findall(MC + "Fallback"))
         elif tag == W + "sdt" and (box := element.find(f"{W}sdtPr/{W14}checkbox")) is not None:
-            parts.append(CHECKED if _on(box.find(W14 + "checked"), W14) else UNCHECKED)
+            parts.append(CHECKED if is_on(box.find(W14 + "checked"), W14) else UNCHECKED)
         else:
             stack.extend(reversed(element))
     return _PRIVATE_USE.sub(UNKNOWN, "".join(parts)), boxes, notes
@@ -326,11 +333,6 @@ def _symbol(font: str | None, char: str | None) -> str:
     if table is None and 0x20 <= code < 0x110000 and not _PRIVATE_USE.match(chr(code)) and chr(code).isprintable():
         return chr(code)
     return UNKNOWN
-
-
-def _on(element: etree._Element | None, ns: str = W) -> bool:
-    """An on/off property (``w:val``, absent meaning on); a missing element is off."""
-    return element is not None and element.get(ns + "val", "1").lower() not in ("0", "false", "off")
 
 
 def _row(tables: list[list[list[list[str]]]]) -> list[list[str]]:
@@ -374,6 +376,11 @@ class _Styles:
     default: str
     titles: frozenset[str]
     contents: frozenset[str]
+    lists: dict[str, tuple[str, int | None]] = field(default_factory=dict)
+    """Paragraph style id to the list (``w:numId``) and level that number its paragraphs (Word's numbered
+    headings), the nearest base style's when the style names none."""
+    list_styles: dict[str, str] = field(default_factory=dict)
+    """Numbering style id to its list's ``w:numId``."""
 
     @classmethod
     def read(cls, styles: etree._Element) -> _Styles:
@@ -384,10 +391,19 @@ class _Styles:
         based_on: dict[str, str] = {}
         named_title: set[str] = set()
         contents: set[str] = set()
+        own_lists: dict[str, tuple[str, int | None]] = {}
+        list_styles: dict[str, str] = {}
         default = ""
         for style in styles.iterchildren(W + "style"):
-            if style.get(W + "type") != "paragraph" or not (style_id := style.get(W + "styleId")):
+            if not (style_id := style.get(W + "styleId")):
                 continue
+            named_list = style_list(style)
+            if style.get(W + "type") == "numbering" and named_list and named_list[0]:
+                list_styles[style_id] = named_list[0]
+            if style.get(W + "type") != "paragraph":
+                continue
+            if named_list and named_list[0]:
+                own_lists[style_id] = (named_list[0], named_list[1])
             outline = style.find(f"{W}pPr/{W}outlineLvl")
             name = style.find(W + "name")
             name = name.get(W + "val", "") if name is not None else ""
@@ -403,7 +419,10 @@ class _Styles:
         levels = {style_id: own.get(_first_base(style_id, based_on, lambda s: own.get(s) is not None)) or 0
                   for style_id in own}  # fmt: skip
         titles = frozenset(s for s in own if _first_base(s, based_on, named_title.__contains__) in named_title)
-        return cls(levels, default, titles, frozenset(contents))
+        lists = {
+            s: own_lists[base] for s in own if (base := _first_base(s, based_on, own_lists.__contains__)) in own_lists
+        }
+        return cls(levels, default, titles, frozenset(contents), lists, list_styles)
 
 
 def _first_base(style_id: str, based_on: dict[str, str], wanted: Callable[[str], bool]) -> str:
