@@ -570,3 +570,24 @@ def test_a_folder_reads_xhtml_pages_and_web_archives(tmp_path: Path) -> None:
     assert corpus.skipped == []
     assert sorted(Path(d.source).name for d in corpus.documents) == ["log.mhtml", "log.xhtml"]
     assert all(prose("Skarv", 4, 900) in d.text for d in corpus.documents)
+
+
+def test_items_of_ordered_lists_carry_the_numbers_a_browser_shows() -> None:
+    """A browser numbers an ordered list's items (steps, rules, rankings); the numbers are not in the page's text,
+    so "step 3" could not be found. They are counted as browsers count: from ``start``, downwards when
+    ``reversed``, from an item's ``value``, in the list's ``type``; a nested list counts on its own, a bulleted one
+    has none."""
+    steps = "".join(f"<li>{prose(topic, 1, i)}</li>" for i, topic in enumerate(["the quay", "the slipway"]))
+    body = (
+        f"<article><h1>Harbour maintenance</h1>{paragraphs('the harbour', 3)}"
+        f'<ol start="3"><li><p>{prose("the lock gates", 2, 7)}</p><ol type="a">{steps}</ol></li>'
+        f'<li value="9">{prose("the crane", 1, 8)}</li><li>{prose("the beacon", 1, 9)}</li></ol>'
+        f"{paragraphs('the pier', 2, seed=3)}<ol reversed><li>Gold for the ferry crew.</li>"
+        f"<li>Silver for the survey team.</li></ol><ul><li>{prose('the dunes', 1, 5)}</li></ul></article>"
+    )
+    doc = extract(page("Harbour maintenance", body))
+    assert f"\n3. {prose('the lock gates', 2, 7)}\n" in doc.text
+    assert f"\na. {prose('the quay', 1, 0)}\n\nb. {prose('the slipway', 1, 1)}\n" in doc.text
+    assert f"\n9. {prose('the crane', 1, 8)}\n\n10. {prose('the beacon', 1, 9)}\n" in doc.text
+    assert "\n2. Gold for the ferry crew.\n\n1. Silver for the survey team." in doc.text
+    assert f"\n{prose('the dunes', 1, 5)}" in doc.text

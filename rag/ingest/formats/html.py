@@ -12,6 +12,7 @@ import unicodedata
 from typing import TYPE_CHECKING, NamedTuple
 
 from rag.ingest.decoding import UndecodableFileError, browser_codec, decode_bytes
+from rag.ingest.formats.docx_numbering import format_number
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.textforms import searchable
 
@@ -51,6 +52,9 @@ class Heading(NamedTuple):
 
 class Block(NamedTuple):
     text: str
+    marker: str = ""
+    """The number a browser shows before an ordered list's item ("3.", "b."), kept apart from the text so that
+    the text compares with trafilatura's, which has none."""
 
 
 class Table(NamedTuple):
@@ -544,7 +548,7 @@ def _render(events: list[Event], title: str | None, builder: TextBuilder) -> Non
         elif isinstance(event, Table):
             builder.table(event.rows)
         else:
-            builder.block(event.text)
+            builder.block(f"{event.marker} {event.text}" if event.marker else event.text)
 
 
 _HEADING = re.compile(r"h([1-6])")
@@ -561,8 +565,18 @@ _ALWAYS_DROP = frozenset(
 )
 _GUIDED_DROP = _ALWAYS_DROP | {"nav", "aside", "footer", "form"}
 _PLAIN_DROP = _GUIDED_DROP | {"header"}
+_LIST_TYPES = {"1": "decimal", "a": "lowerLetter", "A": "upperLetter", "i": "lowerRoman", "I": "upperRoman"}
+"""An ordered list's ``type`` and the numbering it names."""
+_NO_MARKER = re.compile(r"list-style(?:-type)?\s*:\s*none", re.IGNORECASE)
 _BR = "\x00"
 """A <br> in the inline buffer: the parser turns NUL in a page into U+FFFD, so page text never holds it."""
+
+
+def _integer(value: str | None) -> int | None:
+    try:
+        return int(value) if value is not None else None
+    except ValueError:
+        return None
 
 
 def _tag(element: HtmlElement) -> str:
@@ -572,9 +586,10 @@ def _tag(element: HtmlElement) -> str:
 
 class _Walker:
     """Headings (with level), blocks (``<br>`` and ``<pre>`` line breaks kept) and tables (rows of cells) of a
-    subtree, in document order. Inline tags add no spaces: "<a>Netscape</a>." stays "Netscape.". A paragraph that
-    is one short bold run opens a section one level below the last heading (blogs write sub-headings that way).
-    Depth-first with an explicit stack: a page nested thousands deep costs memory, never Python's recursion limit."""
+    subtree, in document order; an ordered list's item after the number a browser shows for it. Inline tags add no
+    spaces: "<a>Netscape</a>." stays "Netscape.". A paragraph that is one short bold run opens a section one level
+    below the last heading (blogs write sub-headings that way). Depth-first with an explicit stack: a page nested
+    thousands deep costs memory, never Python's recursion limit."""
 
     def __init__(self, drop: frozenset[str], *, keep_article_headers: bool = False) -> None:
         self.drop = drop
@@ -582,6 +597,10 @@ class _Walker:
         self.events: list[Event] = []
         self.buffer: list[str] = []
         self.level = 1
+        self.marker = ""
+        """The number of the list item being read, for the first block of its text."""
+        self.counts: dict[HtmlElement, int] = {}
+        """Each ordered list's number so far."""
 
     def run(self, root: HtmlElement) -> list[Event]:
         if self._enter(root, is_root=True):
@@ -593,6 +612,8 @@ class _Walker:
                     stack.pop()
                     if _tag(parent) in _BLOCK_TAGS:
                         self._flush()
+                    if _tag(parent) == "li":
+                        self.marker = ""
                     if stack:
                         self.buffer.append(parent.tail or "")
                 elif self._enter(child):
@@ -626,20 +647,42 @@ class _Walker:
         else:
             if tag in _BLOCK_TAGS:
                 self._flush()
+            if tag == "li":
+                self.marker = self._list_marker(element)
             self.buffer.append(element.text or "")
             return True
         return False
 
+    def _list_marker(self, item: HtmlElement) -> str:
+        """The number a browser shows before ``item`` when it is an item of an ordered list, counted as browsers
+        count (``start``, ``reversed``, an item's ``value``, ``type``); "" otherwise."""
+        parent = item.getparent()
+        if parent is None or _tag(parent) != "ol" or _NO_MARKER.search(parent.get("style", "")):
+            return ""
+        step = -1 if parent.get("reversed") is not None else 1
+        if (value := _integer(item.get("value"))) is not None:
+            number = value
+        elif parent in self.counts:
+            number = self.counts[parent] + step
+        else:
+            first = _integer(parent.get("start"))
+            number = first if first is not None else (1 if step > 0 else sum(_tag(c) == "li" for c in parent))
+        self.counts[parent] = number
+        style = _LIST_TYPES.get(item.get("type") or parent.get("type") or "1", "decimal")
+        return f"{format_number(number, style)}."
+
     def _emit(self, event: Event) -> None:
         self._flush()
         if event.rows if isinstance(event, Table) else event.text.strip():
-            self.events.append(event)
+            self.events.append(event._replace(marker=self.marker) if isinstance(event, Block) else event)
+            self.marker = ""
 
     def _flush(self) -> None:
         lines = (" ".join(line.split()) for line in "".join(self.buffer).split(_BR))
         self.buffer.clear()
         if text := "\n".join(line for line in lines if line):
-            self.events.append(Block(text))
+            self.events.append(Block(text, self.marker))
+            self.marker = ""
 
     def _table(self, table: HtmlElement) -> None:
         """Caption as a block, then the rows of this table (not of tables nested in its cells) as cell texts."""

@@ -1,13 +1,16 @@
-"""rag's text of each DOCX in a folder against LibreOffice's text export, word for word and number for number.
+"""rag's text of each DOCX and web page in a folder against what Word and a browser show, word for word and
+number for number.
 
 Why: Word shows numbers before numbered headings and list items ("4.2", "b)") that the file does not hold as
-text; LibreOffice lays the document out as Word does and writes those numbers in its text export, so it is the
-reference here. Per file: the share of LibreOffice's words that rag's text holds ("found"), the share of rag's
-words LibreOffice has ("in reference"), and of LibreOffice's lines that begin with a number, the share whose
-number and first words rag's text has together ("numbers"). Headers and footers, which rag leaves out, count as
-missing words.
+text, and a browser numbers an ordered list's items. LibreOffice lays a DOCX out as Word does and writes those
+numbers in its text export; Chromium prints a page with them (read back with pdftotext). Those are the references.
+Per file: the share of the reference's words that rag's text holds ("found"), the share of rag's words the
+reference has ("in reference"), and of the reference's lines that begin with a number, the share whose number and
+first words rag's text has together ("numbers"). What rag leaves out by design (a DOCX's headers and footers, a
+page's menus) counts as missing words.
 
-    python benchmarks/docx_words.py FOLDER [FOLDER ...]     # needs soffice (apt-get install libreoffice-writer)
+    python benchmarks/shown_words.py FOLDER [FOLDER ...]   # needs soffice and chromium (apt-get install
+                                                            # libreoffice-writer chromium poppler-utils)
 """
 
 from __future__ import annotations
@@ -20,15 +23,31 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from pdf_extractors import normalize, recall
+from pdf_extractors import PDFTOTEXT, normalize, recall
 from pdf_words import rag_text, words
 
 NUMBERED_LINE = re.compile(r"^\s*((?:\d+[.)]?)+|\(?[A-Za-z]{1,4}[.)]|\d+(?:\.\d+)+)\s+(\S+(?: \S+){0,2})", re.MULTILINE)
-"""A line of LibreOffice's export that begins with a list number or a section number, and its first words."""
+"""A line of a reference text that begins with a list number or a section number, and its first words."""
+
+
+def chromium_texts(paths: list[Path]) -> dict[Path, str]:
+    """Each page's text as Chromium prints it, without its header and footer lines, read back by pdftotext."""
+    texts = {}
+    with tempfile.TemporaryDirectory() as out:
+        for path in paths:
+            pdf = Path(out) / f"{path.stem}.pdf"
+            command = ["chromium", "--headless", "--no-sandbox", "--disable-gpu", "--no-pdf-header-footer"]
+            subprocess.run([*command, f"--print-to-pdf={pdf}", path.as_uri()], capture_output=True, timeout=120)
+            if pdf.exists():
+                run = subprocess.run([PDFTOTEXT, "-enc", "UTF-8", str(pdf), "-"], capture_output=True, text=True)
+                texts[path] = run.stdout
+    return texts
 
 
 def libreoffice_texts(paths: list[Path]) -> dict[Path, str]:
     """Each file's text as LibreOffice exports it (one soffice run for the lot)."""
+    if not paths:
+        return {}
     with tempfile.TemporaryDirectory() as out:
         command = ["soffice", "--headless", "--convert-to", "txt:Text (encoded):UTF8", "--outdir", out]
         subprocess.run([*command, *map(str, paths)], capture_output=True, check=False, timeout=1800)
@@ -37,7 +56,7 @@ def libreoffice_texts(paths: list[Path]) -> dict[Path, str]:
 
 
 def numbered_lines(reference: str, ours: str) -> tuple[int, int]:
-    """LibreOffice's lines that begin with a number, and how many of them rag's text has with the same number
+    """The reference's lines that begin with a number, and how many of them rag's text has with the same number
     before the same first words."""
     flat = " ".join(normalize(ours).split())
     total = found = 0
@@ -55,12 +74,12 @@ def main() -> None:
     totals: Counter[str] = Counter()
     for folder in args.folders:
         root = folder.resolve()
-        paths = sorted(root.glob("*.docx"))
-        references = libreoffice_texts(paths)
-        for path in paths:
+        documents, pages = sorted(root.glob("*.docx")), sorted(root.glob("*.htm*"))
+        references = libreoffice_texts(documents) | chromium_texts(pages)
+        for path in documents + pages:
             ours, skipped = rag_text(path, root)
             if skipped is not None or path not in references:
-                print(f"{path.name}: skipped ({skipped or 'LibreOffice cannot read it'})")
+                print(f"{path.name}: skipped ({skipped or 'no reference text'})")
                 continue
             reference_words, our_words = words(references[path]), words(ours)
             found, precise = recall(reference_words, our_words) or 0.0, recall(our_words, reference_words) or 0.0
@@ -68,8 +87,8 @@ def main() -> None:
             totals.update(reference=sum(reference_words.values()), ours=sum(our_words.values()))
             totals.update(shared=round(found * sum(reference_words.values())), lines=lines, numbered=numbered)
             print(f"{path.name}: found {found:.3f}, in reference {precise:.3f}, numbers {numbered}/{lines}")
-            print(f"  only LibreOffice: {(reference_words - our_words).most_common(args.top)}")
-            print(f"  only rag:         {(our_words - reference_words).most_common(args.top)}")
+            print(f"  only reference: {(reference_words - our_words).most_common(args.top)}")
+            print(f"  only rag:       {(our_words - reference_words).most_common(args.top)}")
     if totals["reference"]:
         found, precise = totals["shared"] / totals["reference"], totals["shared"] / max(1, totals["ours"])
         print(f"all: found {found:.4f}, in reference {precise:.4f}, numbers {totals['numbered']}/{totals['lines']}")
