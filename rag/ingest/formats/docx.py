@@ -219,10 +219,10 @@ def _diagram_text(data: etree._Element) -> str:
 
 def _walk(body: etree._Element, styles: _Styles, numbering: ListNumbering) -> Iterator[_Event]:
     """Block-level content in reading order, each numbered paragraph after the number Word shows for it
-    (``numbering``). A paragraph's text boxes come just before it (it anchors them, and a
-    header box anchored in the first heading then stays out of that heading's section); text-box paragraphs are
-    never headings. Vertically merged continuation cells come out empty, so a merged cell's text appears once. A
-    table of contents Word generated is left out: its lines repeat the headings, with page numbers."""
+    (``numbering``). A paragraph's text boxes come just before it (it anchors them, and a header box anchored in
+    the first heading then stays out of that heading's section); text-box paragraphs are never headings.
+    Vertically merged continuation cells come out empty, so a merged cell's text appears once. A table of contents
+    Word generated is left out: its lines repeat the headings, with page numbers."""
     stack: list[tuple[etree._Element, bool] | _Event] = [(child, False) for child in reversed(body)]
     while stack:
         item = stack.pop()
