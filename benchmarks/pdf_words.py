@@ -51,11 +51,32 @@ def rag_words(path: Path, root: Path) -> Counter[str] | str:
     return skipped if skipped is not None else words(text)
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+def compare(name: str, reference: Counter[str], ours: Counter[str], totals: Counter[str], *, top: int,
+            label: str = "pdftotext", extra: str = "") -> None:  # fmt: skip
+    """Print one file's two figures (and ``extra``) and the words each side lacks; add its counts to ``totals``."""
+    found, precise = recall(reference, ours) or 0.0, recall(ours, reference) or 0.0
+    shared = round(found * sum(reference.values()))
+    totals.update(reference=sum(reference.values()), ours=sum(ours.values()), shared=shared)
+    print(f"{name}: found {found:.3f}, in reference {precise:.3f}{extra}")
+    print(f"  only {label}: {(reference - ours).most_common(top)}")
+    print(f"  only {'rag:':<{len(label) + 1}} {(ours - reference).most_common(top)}")
+
+
+def overall(totals: Counter[str]) -> str:
+    """The two figures over every file compared."""
+    found, precise = totals["shared"] / totals["reference"], totals["shared"] / max(1, totals["ours"])
+    return f"all: found {found:.4f}, in reference {precise:.4f}"
+
+
+def arguments(description: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=description)
     parser.add_argument("folders", type=Path, nargs="+")
     parser.add_argument("--top", type=int, default=8, help="how many differing words to list per file")
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def main() -> None:
+    args = arguments(__doc__.split("\n\n")[0])
     totals: Counter[str] = Counter()
     for folder in args.folders:
         root = folder.resolve()
@@ -64,15 +85,9 @@ def main() -> None:
             if isinstance(ours, str):
                 print(f"{path.name}: skipped ({ours})")
                 continue
-            found, precise = recall(reference, ours) or 0.0, recall(ours, reference) or 0.0
-            totals.update(reference=sum(reference.values()), ours=sum(ours.values()))
-            totals["shared"] += round(found * sum(reference.values()))
-            print(f"{path.name}: found {found:.3f}, in reference {precise:.3f}")
-            print(f"  only pdftotext: {(reference - ours).most_common(args.top)}")
-            print(f"  only rag:       {(ours - reference).most_common(args.top)}")
+            compare(path.name, reference, ours, totals, top=args.top)
     if totals["reference"]:
-        found, precise = totals["shared"] / totals["reference"], totals["shared"] / max(1, totals["ours"])
-        print(f"all: found {found:.4f}, in reference {precise:.4f}")
+        print(overall(totals))
 
 
 if __name__ == "__main__":

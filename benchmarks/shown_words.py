@@ -15,7 +15,6 @@ page's menus) counts as missing words.
 
 from __future__ import annotations
 
-import argparse
 import re
 import subprocess
 import tempfile
@@ -23,8 +22,8 @@ import unicodedata
 from collections import Counter
 from pathlib import Path
 
-from pdf_extractors import PDFTOTEXT, normalize, recall
-from pdf_words import rag_text, words
+from pdf_extractors import PDFTOTEXT, normalize
+from pdf_words import arguments, compare, overall, rag_text, words
 
 NUMBERED_LINE = re.compile(r"^\s*((?:\d+[.)]?)+|\(?[A-Za-z]{1,4}[.)]|\d+(?:\.\d+)+)\s+(\S+(?: \S+){0,2})", re.MULTILINE)
 """A line of a reference text that begins with a list number or a section number, and its first words."""
@@ -67,10 +66,7 @@ def numbered_lines(reference: str, ours: str) -> tuple[int, int]:
 
 
 def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("folders", type=Path, nargs="+")
-    parser.add_argument("--top", type=int, default=8, help="how many differing words to list per file")
-    args = parser.parse_args()
+    args = arguments(__doc__.split("\n\n")[0])
     totals: Counter[str] = Counter()
     for folder in args.folders:
         root = folder.resolve()
@@ -81,17 +77,14 @@ def main() -> None:
             if skipped is not None or path not in references:
                 print(f"{path.name}: skipped ({skipped or 'no reference text'})")
                 continue
-            reference_words, our_words = words(references[path]), words(ours)
-            found, precise = recall(reference_words, our_words) or 0.0, recall(our_words, reference_words) or 0.0
             lines, numbered = numbered_lines(references[path], ours)
-            totals.update(reference=sum(reference_words.values()), ours=sum(our_words.values()))
-            totals.update(shared=round(found * sum(reference_words.values())), lines=lines, numbered=numbered)
-            print(f"{path.name}: found {found:.3f}, in reference {precise:.3f}, numbers {numbered}/{lines}")
-            print(f"  only reference: {(reference_words - our_words).most_common(args.top)}")
-            print(f"  only rag:       {(our_words - reference_words).most_common(args.top)}")
+            totals.update(lines=lines, numbered=numbered)
+            extra = f", numbers {numbered}/{lines}"
+            compare(
+                path.name, words(references[path]), words(ours), totals, top=args.top, label="reference", extra=extra
+            )
     if totals["reference"]:
-        found, precise = totals["shared"] / totals["reference"], totals["shared"] / max(1, totals["ours"])
-        print(f"all: found {found:.4f}, in reference {precise:.4f}, numbers {totals['numbered']}/{totals['lines']}")
+        print(f"{overall(totals)}, numbers {totals['numbered']}/{totals['lines']}")
 
 
 if __name__ == "__main__":
