@@ -40,10 +40,10 @@ class _Level:
         restart = _value(lvl, "lvlRestart")
         suffix = {"nothing": "", "space": " ", "tab": " "}.get(_value(lvl, "suff") or "tab", " ")
         return cls(
-            start=_number(_value(lvl, "start"), 1),
+            start=integer(_value(lvl, "start"), 1),
             format=_value(lvl, "numFmt") or "decimal",
             text=_value(lvl, "lvlText") or "",
-            restart=_number(restart, None),
+            restart=integer(restart, None),
             legal=is_on(lvl.find(W + "isLgl")),
             suffix=suffix,
             style=_value(lvl, "pStyle"),
@@ -104,7 +104,7 @@ class ListNumbering:
             if linked is not None and linked not in seen:
                 return abstract_of(nums.get(linked), seen | {linked})
             return abstract_id, {
-                _number(lvl.get(W + "ilvl"), 0): _Level.read(lvl) for lvl in abstract.iterchildren(W + "lvl")
+                integer(lvl.get(W + "ilvl"), 0): _Level.read(lvl) for lvl in abstract.iterchildren(W + "lvl")
             }
 
         instances = {}
@@ -112,9 +112,9 @@ class ListNumbering:
             abstract_id, levels = abstract_of(num)
             starts = {}
             for override in num.iterchildren(W + "lvlOverride"):
-                ilvl = _number(override.get(W + "ilvl"), 0)
+                ilvl = integer(override.get(W + "ilvl"), 0)
                 if (start := _value(override, "startOverride")) is not None:
-                    starts[ilvl] = _number(start, 1)
+                    starts[ilvl] = integer(start, 1)
                 if (lvl := override.find(W + "lvl")) is not None:
                     levels[ilvl] = _Level.read(lvl)
             instances[num_id] = _Instance(abstract_id, levels, starts)
@@ -125,7 +125,7 @@ class ListNumbering:
         bullet); counts the paragraph."""
         num_id, ilvl = None, None
         if (own := paragraph.find(f"{W}pPr/{W}numPr")) is not None:
-            num_id, ilvl = _value(own, "numId"), _number(_value(own, "ilvl"), None)
+            num_id, ilvl = _value(own, "numId"), integer(_value(own, "ilvl"), None)
         styled = self.styles.get(style if style is not None else self.default_style)
         if num_id is None and styled is not None:
             num_id, ilvl = styled[0], ilvl if ilvl is not None else styled[1]
@@ -190,7 +190,7 @@ def style_list(style: etree._Element) -> tuple[str | None, int | None] | None:
     if num_pr is None:
         return None
     ilvl = _value(num_pr, "ilvl")
-    return _value(num_pr, "numId"), _number(ilvl, 0) if ilvl is not None else None
+    return _value(num_pr, "numId"), integer(ilvl, 0) if ilvl is not None else None
 
 
 def _value(element: etree._Element | None, child: str) -> str | None:
@@ -198,7 +198,8 @@ def _value(element: etree._Element | None, child: str) -> str | None:
     return found.get(W + "val") if found is not None else None
 
 
-def _number(value: str | None, default: int | None) -> int | None:
+def integer(value: str | None, default: int | None = None) -> int | None:
+    """An attribute's integer value; ``default`` when it is missing or not an integer."""
     try:
         return int(value) if value is not None else default
     except ValueError:

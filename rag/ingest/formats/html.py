@@ -12,7 +12,7 @@ import unicodedata
 from typing import TYPE_CHECKING, NamedTuple
 
 from rag.ingest.decoding import UndecodableFileError, browser_codec, decode_bytes
-from rag.ingest.formats.docx_numbering import format_number
+from rag.ingest.formats.docx_numbering import format_number, integer
 from rag.ingest.formats.textbuilder import TextBuilder, UnreadableError
 from rag.textforms import searchable
 
@@ -572,13 +572,6 @@ _BR = "\x00"
 """A <br> in the inline buffer: the parser turns NUL in a page into U+FFFD, so page text never holds it."""
 
 
-def _integer(value: str | None) -> int | None:
-    try:
-        return int(value) if value is not None else None
-    except ValueError:
-        return None
-
-
 def _tag(element: HtmlElement) -> str:
     """The lowercase tag name; "" for comments and processing instructions."""
     return element.tag.lower() if isinstance(element.tag, str) else ""
@@ -660,12 +653,12 @@ class _Walker:
         if parent is None or _tag(parent) != "ol" or _NO_MARKER.search(parent.get("style", "")):
             return ""
         step = -1 if parent.get("reversed") is not None else 1
-        if (value := _integer(item.get("value"))) is not None:
+        if (value := integer(item.get("value"))) is not None:
             number = value
         elif parent in self.counts:
             number = self.counts[parent] + step
         else:
-            first = _integer(parent.get("start"))
+            first = integer(parent.get("start"))
             number = first if first is not None else (1 if step > 0 else sum(_tag(c) == "li" for c in parent))
         self.counts[parent] = number
         style = _LIST_TYPES.get(item.get("type") or parent.get("type") or "1", "decimal")
