@@ -75,6 +75,16 @@ class Settings(BaseSettings):
         description="Evidence fusion: weight of a passage's document score (its best dense passage and its whole-text "
         "BM25) against the passage's own score.",
     )  # fmt: skip
+    fusion_foreign_lexical_weight: float = Field(
+        0.8, ge=0.0, le=1.0,
+        description="BM25's weight in hybrid fusion (in place of 1 - fusion_dense_weight) for a question in none of "
+        "the model's languages, whose dense list is close to noise (README: Questions in other languages).",
+    )  # fmt: skip
+    model_languages: str | None = Field(
+        None,
+        description="Languages the embedding model reads, comma-separated codes (en,de); a question in none of them "
+        "leans on BM25. Unset: the language field of the model's card (README.md in its folder); 'any': no check.",
+    )
     rrf_k: int = Field(60, ge=1, description="The constant k of reciprocal rank fusion, 1 / (k + rank).")
     fusion_depth: int = Field(100, ge=1, description="Passages each retriever contributes to hybrid fusion.")
     bm25_k1: float = Field(0.9, ge=0.0, description="BM25 term-frequency saturation (fixed at index time).")
@@ -234,6 +244,23 @@ class Settings(BaseSettings):
     @classmethod
     def _empty_is_unset(cls, value: object) -> object:
         return None if isinstance(value, str) and not value.strip() else value
+
+    @field_validator("model_languages")
+    @classmethod
+    def _language_codes(cls, value: str | None) -> str | None:
+        if value is None or not value.strip():
+            return None
+        codes = [code.strip().lower() for code in value.split(",") if code.strip()]
+        if codes == ["any"]:
+            return "any"
+        from rag.language import known_languages
+
+        if unknown := sorted(set(codes) - known_languages()):
+            raise ValueError(
+                f"model_languages {unknown} are not language codes the language check knows; use ISO 639-1 codes "
+                f"such as {', '.join(sorted(known_languages())[:8])}, ... or 'any'"
+            )
+        return ",".join(codes)
 
     @field_validator("upload_types")
     @classmethod

@@ -19,7 +19,10 @@ PACKAGE = Path(__file__).resolve().parent.parent / "rag"
 SERVICE = ("api", "fastapi", "starlette", "uvicorn")
 
 LAYERS: list[tuple[str, tuple[str, ...]]] = [
-    ("foundation", ("rag.types", "rag.errors", "rag.settings", "rag.jsonl", "rag.textforms", "rag.net")),
+    (
+        "foundation",
+        ("rag.types", "rag.errors", "rag.settings", "rag.jsonl", "rag.textforms", "rag.language", "rag.net"),
+    ),
     ("embedding", ("rag.embedding", "rag.distributed")),  # the model, here or on Ray actors
     ("ingest", ("rag.ingest", "rag.ingest.*")),
     ("index", ("rag.index", "rag.index.*")),

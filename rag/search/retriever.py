@@ -16,6 +16,7 @@ import numpy as np
 from rag.embedding import Embedder
 from rag.errors import IndexMismatchError, InvalidQueryError
 from rag.index.reader import Index, Selection
+from rag.language import LanguageCheck, language_check
 from rag.search.fusion import (
     DocumentEvidence,
     FusionWeights,
@@ -52,6 +53,8 @@ class Retriever:
         self.reranker = reranker
         self.display_root = display_root or Path.cwd()
         """Source globs match paths relative to this folder (as citations show them) or absolute."""
+        self.languages: LanguageCheck | None = language_check(settings.model_languages, embedder.path)
+        """Which questions the model reads; hybrid fusion leans on BM25 for the others (None: it reads all)."""
 
     @property
     def size(self) -> int:
@@ -79,21 +82,30 @@ class Retriever:
             lexical = [Ranking.from_row(s, i) for s, i in zip(scores, ids, strict=True)]
         if dense is None or lexical is None:
             return dense or lexical or []
-        if self.settings.fusion == "evidence":
-            weights, mask = self.fusion_weights(), self.index.documents.mask(allowed)
-            return [
-                evidence_fusion(d, b, self.document_evidence(query, depth, mask), weights)
-                for query, d, b in zip(queries, dense, lexical, strict=True)
-            ]
         if self.settings.fusion == "rrf":
             return [reciprocal_rank_fusion([d, b], self.settings.rrf_k) for d, b in zip(dense, lexical, strict=True)]
-        weight = self.settings.fusion_dense_weight
-        return [min_max_fusion(d, b, weight) for d, b in zip(dense, lexical, strict=True)]
+        if self.settings.fusion == "minmax":
+            return [
+                min_max_fusion(d, b, 1.0 - self.lexical_weight(query))
+                for query, d, b in zip(queries, dense, lexical, strict=True)
+            ]
+        mask = self.index.documents.mask(allowed)
+        return [
+            evidence_fusion(d, b, self.document_evidence(query, depth, mask), self.fusion_weights(query))
+            for query, d, b in zip(queries, dense, lexical, strict=True)
+        ]
 
-    def fusion_weights(self) -> FusionWeights:
+    def lexical_weight(self, query: str) -> float:
+        """BM25's weight in fusion: ``1 - fusion_dense_weight``, or ``fusion_foreign_lexical_weight`` for a
+        question in none of the model's languages."""
+        if self.languages is not None and not self.languages.reads(query):
+            return self.settings.fusion_foreign_lexical_weight
+        return 1.0 - self.settings.fusion_dense_weight
+
+    def fusion_weights(self, query: str) -> FusionWeights:
         settings = self.settings
         return FusionWeights(
-            1.0 - settings.fusion_dense_weight, settings.fusion_evidence_low, settings.fusion_evidence_high,
+            self.lexical_weight(query), settings.fusion_evidence_low, settings.fusion_evidence_high,
             settings.fusion_document_weight,
         )  # fmt: skip
 

@@ -44,6 +44,37 @@ def test_queries_in_german_and_chinese_find_their_passages(tmp_path: Path, setti
             assert bm25_scores[0][0] > 0
 
 
+RUSSIAN = {
+    "museum.txt": "В краеведческом музее хранится коллекция старинных самоваров. Экскурсии для школьников проводятся "
+    "по четвергам, вход для пенсионеров бесплатный.",
+    "train.txt": "Ночной поезд из Москвы в Казань отправляется в двадцать три сорок и прибывает утром. В каждом купе "
+    "четыре полки, чай разносят после отправления.",
+    "library.txt": "Городская библиотека открыта со вторника по субботу. Читальный зал работает до восьми часов "
+    "вечера, а абонемент закрывается в шесть.",
+    "bakery.txt": "Для ржаного хлеба закваску готовят за три дня до выпечки. Тесто месят двадцать минут, затем "
+    "оставляют подниматься в тёплом месте на два часа.",
+    "garden.txt": "Помидоры высаживают в открытый грунт после окончания заморозков, обычно в конце мая. Рассаду "
+    "поливают тёплой водой рано утром, а землю вокруг кустов рыхлят раз в неделю.",
+    "clinic.txt": "Поликлиника принимает пациентов с восьми утра. Чтобы попасть к терапевту, нужно записаться через "
+    "регистратуру или по телефону за день до приёма.",
+}
+
+
+def test_a_question_in_a_language_the_model_does_not_read_leans_on_bm25(tmp_path: Path, settings, embedder) -> None:
+    """The English model ranks a train passage above the museum's answer to a Russian question; BM25 matches its
+    words. The model card says English, so hybrid fusion leans on BM25 and the answer moves into the top 3."""
+    for name, text in RUSSIAN.items():
+        write_bytes(tmp_path / "docs" / name, text.encode())
+    report = build_index([tmp_path / "docs"], settings, index_dir=tmp_path / "idx", embedder=embedder)
+    question = "Кто может пройти в музей бесплатно?"
+    for languages, in_top_3 in [(None, True), ("any", False)]:  # the card's "en", and no language check
+        configured = settings.model_copy(update={"model_languages": languages})
+        with Searcher(open_index(report.index_dir, configured), embedder, configured) as searcher:
+            hits = searcher.search(question, 3)
+        assert any("бесплатный" in hit.text for hit in hits) is in_top_3, (languages, [h.text for h in hits])
+        assert hits[0].citation.source.endswith("museum.txt")
+
+
 def test_modes_differ_and_bad_modes_are_refused(seed_searcher) -> None:
     question = "Whose member countries help restore Azerbaijan's liberated territories?"
     dense = seed_searcher.search(question, 5, mode="dense")
