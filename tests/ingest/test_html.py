@@ -204,6 +204,72 @@ def test_the_standfirst_above_the_body_is_kept_when_it_is_the_pages_description(
     assert summary not in unseen.text
 
 
+def test_an_intro_between_the_headline_and_the_body_is_kept() -> None:
+    """Magazines set an intro paragraph apart between the headline and the body ("o-article__intro"), outside the
+    container that holds most of what trafilatura kept; it opens the article, after its title."""
+    intro = "Keepers of the Skarv lamp say the old light will not survive another winter of northern storms this year."
+    body = f'<div class="ce_text block">{paragraphs("Skarv", 8, 21)}</div>'
+    article = (
+        '<div class="mod_article block"><h1 class="ce_headline">Skarv lighthouse closes</h1>'
+        f'<div class="ce_articleIntro block"><p>{intro}</p></div>{body}</div>'
+    )
+    doc = extract(page("Skarv lighthouse closes", article))
+    assert doc.text.startswith(f"Skarv lighthouse closes\n\n{intro}\n\n{prose('Skarv', 4, 2100)}")
+    assert "Harbour news" not in doc.text and "Copyright" not in doc.text
+
+
+def test_a_standfirst_or_pull_quote_set_as_a_heading_and_a_closing_bold_line_are_text() -> None:
+    """A heading with no section under it is dropped as a heading; when it is a sentence (a standfirst set as an
+    <h4> above the first subheading, pull quotes set as <h4>s after the last paragraph) or a closing bold
+    paragraph, its text is kept. Teasers' linked headlines are not."""
+    standfirst = "Our reporter spent three cold weeks with the keepers of the last manned lighthouse on the coast."
+    quotes = [
+        "The lamp has not failed once in ninety years, and nobody here wants to be the first to see it fail.",
+        "Every keeper writes the weather into the log twice a day, and the log has never missed a single entry.",
+    ]
+    body = (
+        f"<article><h1>A winter on Skarv</h1><h4>{standfirst}</h4><h4>The keepers</h4>"
+        f"<div class='text'>{paragraphs('Skarv', 6, 22)}{''.join(f'<h4>{quote}</h4>' for quote in quotes)}</div>"
+        f"<h2>What the keepers say</h2>{paragraphs('the lamp', 2, 3)}</article>"
+    )
+    doc = extract(page("A winter on Skarv", body))
+    assert doc.text.startswith(f"A winter on Skarv\n\n{standfirst}\n\nThe keepers\n\n")
+    assert f"{prose('Skarv', 4, 2205)}\n\n{quotes[0]}\n\n{quotes[1]}\n\nWhat the keepers say\n\n" in doc.text
+    assert path_of(doc, quotes[1]) == "A winter on Skarv > The keepers"
+
+    teasers = "".join(f'<li><h4><a href="/{i}">Ferry timetable changes number {i} for the winter</a></h4></li>'
+                      for i in range(3))  # fmt: skip
+    body = (
+        f"<article><h1>A winter on Skarv</h1>{paragraphs('Skarv', 6, 23)}<p><strong>See you on the pier!</strong>"
+        f"</p><ul class='more'>{teasers}</ul></article>"
+    )
+    doc = extract(page("A winter on Skarv", body))
+    assert doc.text.rstrip().endswith(f"{prose('Skarv', 4, 2305)}\n\nSee you on the pier!")
+
+
+def test_a_formulas_tex_source_is_not_read_and_its_section_keeps_its_heading() -> None:
+    """Wikipedia sets each formula as MathML, hidden behind an image, with its TeX source in an <annotation>,
+    which browsers never show: "Given a set of N {\\displaystyle N} objects" was indexed."""
+
+    def formula(tex: str, symbol: str) -> str:
+        return (
+            '<span class="mwe-math-element"><span style="display: none;"><math><semantics><mrow><mi>'
+            f'{symbol}</mi></mrow><annotation encoding="application/x-tex">{{\\displaystyle {tex}}}</annotation>'
+            f'</semantics></math></span><img class="mwe-math-fallback-image-inline" alt="{symbol}" src="f.svg"></span>'
+        )
+
+    details = (
+        f"<p>Given a set of {formula('N', 'N')} high-dimensional objects {formula('x_i', 'x')}, the method first "
+        f"computes probabilities that are proportional to the similarity of the objects. {prose('Skarv', 3, 24)}</p>"
+    )
+    body = f"<h1>Stochastic embedding</h1>{paragraphs('Skarv', 3, 25)}<h2>Details</h2>{details}"
+    body += paragraphs("the method", 3, 26)
+    doc = extract(page("Stochastic embedding", f"<main>{body}</main>"))
+    assert "displaystyle" not in doc.text and "x_i" not in doc.text
+    assert "Given a set of N high-dimensional objects x, the method" in doc.text
+    assert path_of(doc, "Given a set of N") == "Stochastic embedding > Details"
+
+
 def test_an_article_written_as_loose_text_between_br_tags_is_found() -> None:
     """Some sites write an article as runs of text between ``<br>`` tags in one ``<div>``; trafilatura makes each
     run a paragraph, which no element of the page begins, so no container was found and the whole page was walked,

@@ -9,6 +9,7 @@ import difflib
 import logging
 import re
 import unicodedata
+from collections.abc import Callable
 from typing import TYPE_CHECKING, NamedTuple
 
 from rag.ingest.decoding import UndecodableFileError, browser_codec, decode_bytes
@@ -77,7 +78,7 @@ def extract_html(data: bytes, builder: TextBuilder) -> str | None:
     tree = _parse(text)
     if tree is None:
         return None
-    _drop_permalinks(tree)
+    _drop_what_readers_skip(tree)
     large = sum(1 for _ in tree.iter()) > MAX_MAIN_CONTENT_ELEMENTS
     events = [] if large else _main_content(tree)
     if all(isinstance(e, Heading) for e in events):  # too large, or trafilatura found nothing, or nothing matched
@@ -203,18 +204,21 @@ def _parse(text: str) -> HtmlElement | None:
 _SYMBOL_ONLY = re.compile(r"\W?")
 
 
-def _drop_permalinks(tree: HtmlElement) -> None:
-    """Remove the links a page puts beside its headings and definitions to their own place in it (Sphinx's and
-    MkDocs' "¶", Hugo's "#", an icon): a link to a fragment of the page whose text is one symbol or none. They end up
-    in section paths ("Examples¶"), and trafilatura takes a definition list holding them for links and drops it
-    (Sphinx's API entries: a function's description lost). MediaWiki's "[edit]" links go too. Their tail text
-    stays."""
+def _drop_what_readers_skip(tree: HtmlElement) -> None:
+    """Remove what a reader skips as part of the page's text. The links a page puts beside its headings and
+    definitions to their own place in it (Sphinx's and MkDocs' "¶", Hugo's "#", an icon): a link to a fragment of
+    the page whose text is one symbol or none. They end up in section paths ("Examples¶"), and trafilatura takes a
+    definition list holding them for links and drops it (Sphinx's API entries: a function's description lost).
+    MediaWiki's "[edit]" links. MathML's annotations: a formula's TeX source, which browsers never show
+    ("{\\displaystyle N}" beside each of Wikipedia's formulas). Their tail text stays."""
     for link in tree.xpath("//a[starts-with(@href, '#')]"):
         text = searchable("".join(link.itertext())).strip()
         if _SYMBOL_ONLY.fullmatch(text):
             link.drop_tree()
     for control in tree.xpath(_EDIT_SECTION):
         control.drop_tree()
+    for source in list(tree.iter("annotation", "annotation-xml")):
+        source.drop_tree()
 
 
 _EDIT_SECTION = "|".join(
@@ -289,36 +293,53 @@ def _main_content(tree: HtmlElement) -> list[Event]:
     if root is None:
         return []
     events = _keep_what_trafilatura_kept(_Walker(_GUIDED_DROP).run(root), kept)
-    summary = _standfirst(tree, root)
-    if summary and events and _squeeze(summary) not in {_squeeze(e.text) for e in events if isinstance(e, Block)}:
+    shown = {_squeeze(e.text) for e in events if isinstance(e, Block)}
+    opening = [Block(text) for text in _opening(tree, root, _kept_blocks(kept)) if _squeeze(text) not in shown]
+    if opening and events:
         at = 1 if isinstance(events[0], Heading) and events[0].level == 1 else 0
-        events.insert(at, Block(summary))
+        events[at:at] = opening
     return events
 
 
-def _standfirst(tree: HtmlElement, root: HtmlElement) -> str | None:
-    """The article's summary as the page shows it above the article's container: an element before the container
-    (outside it) that reads exactly as the page's description (og:description, twitter:description or <meta
-    name=description>). News pages set it between the headline and the body (Ars Technica's subtitle, Le Figaro's
-    chapô), outside the body trafilatura reads."""
+def _opening(tree: HtmlElement, root: HtmlElement, kept_blocks: set[str]) -> list[str]:
+    """What the page shows of the article above its container, outside it: the element that reads exactly as the
+    page's description (og:description, twitter:description or <meta name=description>), and the paragraphs after
+    the article's <h1> that trafilatura kept, of ``LEAD_GAP_WORDS`` or more. News pages set the summary between the
+    headline and the body (Ars Technica's subtitle, Le Figaro's chapô), and magazines an intro ("o-article__intro",
+    "ce_articleIntro"), outside the body whose container holds most of what trafilatura kept."""
     described = tree.xpath(
         "//meta[@property='og:description' or @name='description' or @name='twitter:description']/@content"
     )
     wanted = {squeezed for text in described if len(squeezed := _squeeze(str(text))) >= 20}
-    if not wanted:
-        return None
     sizes = [len(text) for text in wanted]
     holders = set(root.iterancestors())  # they hold the container: never only the summary
+    texts: list[str] = []
+    after_title = summary_seen = False
     for element in tree.iter(*_PAGE_BLOCKS, "div"):
         if element is root:
-            return None  # document order: everything from here on is the container or after it
+            break  # document order: everything from here on is the container or after it
         if element in holders or element.tag in ("li", "td", "th", "dd", "dt"):
             continue
-        compact = _unspaced(element.text_content())
-        if any(size // 2 <= len(compact) <= 2 * size for size in sizes) and _squeeze(compact) in wanted:
+        if element.tag == "h1":
+            after_title = True
+            continue
+        if wanted and not summary_seen:
+            compact = _unspaced(element.text_content())
+            if any(size // 2 <= len(compact) <= 2 * size for size in sizes) and _squeeze(compact) in wanted:
+                summary_seen = True
+                if _squeeze(text := _Walker(_ALWAYS_DROP).text_of(element)) in wanted:
+                    texts.append(text)
+                continue
+        if after_title and element.tag == "p":
             text = _Walker(_ALWAYS_DROP).text_of(element)
-            return text if _squeeze(text) in wanted else None
-    return None
+            if _squeeze(text) in kept_blocks and _word_count(text) >= LEAD_GAP_WORDS:
+                texts.append(text)
+    return texts
+
+
+def _kept_blocks(kept: HtmlElement) -> set[str]:
+    """The text of each block trafilatura kept, squeezed."""
+    return {_squeeze(" ".join(e.itertext())) for e in kept.iter(*_TRAFILATURA_BLOCKS)}
 
 
 _TRAFILATURA_BLOCKS = ("p", "item", "cell", "head", "code")
@@ -435,7 +456,7 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
     table when a third of its cells are kept; a heading when something is kept after it before the next heading of
     its level or higher."""
     kept_text = _squeeze(" ".join(kept.itertext()))
-    kept_blocks = {_squeeze(" ".join(e.itertext())) for e in kept.iter(*_TRAFILATURA_BLOCKS)}
+    kept_blocks = _kept_blocks(kept)
     kept_shingles = _shingles(" ".join(kept.itertext()))
 
     def is_kept(text: str) -> bool:
@@ -463,18 +484,39 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
     content_follows, highest_since = False, 7  # scanning backwards: is something kept ahead, before which heading
     next_content: Event | None = None
     texts: dict[HtmlElement, str] = {}
+    pulled = False  # the content ahead is a heading read as text (one of several pull quotes in a row)
     for event in reversed(content):
         if not isinstance(event, Heading):
-            content_follows, highest_since, next_content = True, 7, event
+            content_follows, highest_since, next_content, pulled = True, 7, event, False
             result.append(event)
             continue
-        if content_follows and highest_since > event.level:
-            if _heads(event, next_content, texts):
-                result.append(event)
-            elif event.element is not None and event.element.tag == "p":
-                result.append(Block(event.text))  # a bold paragraph read as a heading: its text is content
+        as_text = _reads_as_text(event, is_kept)
+        heads_a_section = content_follows and highest_since > event.level and not (pulled and as_text)
+        if heads_a_section and _heads(event, next_content, texts):
+            result.append(event)
+        elif heads_a_section and _is_bold_paragraph(event):
+            result.append(Block(event.text))  # a bold paragraph read as a heading: its text is content
+        elif as_text:
+            block = Block(event.text)
+            content_follows, highest_since, next_content, pulled = True, 7, block, True
+            result.append(block)
+            continue
         highest_since = min(highest_since, event.level)
     return result[::-1]
+
+
+def _reads_as_text(heading: Heading, is_kept: Callable[[str], bool]) -> bool:
+    """A heading that heads nothing is still text when trafilatura kept it, it links nowhere (a list of teasers'
+    headlines does) and it is a bold paragraph (a closing line, "Be there or be square!") or a sentence (a
+    standfirst or a pull quote set as a heading)."""
+    if heading.element is None or next(heading.element.iter("a"), None) is not None or not is_kept(heading.text):
+        return False
+    return _is_bold_paragraph(heading) or _word_count(heading.text) >= LEAD_GAP_WORDS
+
+
+def _is_bold_paragraph(heading: Heading) -> bool:
+    """A paragraph that is one short bold run, which the walk reads as a heading (``_Walker._is_pseudo_heading``)."""
+    return heading.element is not None and heading.element.tag == "p"
 
 
 HEADING_DECORATION = 40

@@ -1,0 +1,86 @@
+"""rag's text of real saved web pages against the snippets a page's main text must and must not hold, as another
+project's tests state them: trafilatura's "realworld" tests (113 pages of news, blogs, shops and institutions,
+mostly German, with the article text each must keep and the boilerplate each must drop).
+
+Usage: pip download --no-binary :all: --no-deps trafilatura==1.0.0 && tar xzf trafilatura-1.0.0.tar.gz
+       python benchmarks/page_snippets.py trafilatura-1.0.0/tests
+
+For each page its test names, rag's text (as ``rag index`` reads the file) and trafilatura's own (the installed
+version, with the options rag gives it: comments left out) are checked for every snippet; the pages where rag
+misses a required snippet or keeps a forbidden one are listed, then the totals. The tests were written for
+trafilatura's defaults, which keep readers' comments: a comment's snippet counts as missing for both.
+"""
+
+from __future__ import annotations
+
+import argparse
+import ast
+import re
+import unicodedata
+from pathlib import Path
+
+from pdf_words import rag_text
+
+_CALL = re.compile(r"load_mock_page\('([^']+)'")
+_SNIPPET = re.compile(r"""('(?:[^'\\]|\\.)*'|"(?:[^"\\]|\\.)*")\s+(not\s+in|in)\s+result\b""")
+
+
+def cases(tests: Path) -> dict[str, tuple[list[str], list[str]]]:
+    """Each page file's required and forbidden snippets, read from the asserts after each ``load_mock_page``."""
+    source = (tests / "realworld_tests.py").read_text(encoding="utf-8")
+    pages = ast.literal_eval(re.search(r"MOCK_PAGES = (\{.*?\n\})", source, re.S).group(1))
+    found: dict[str, tuple[list[str], list[str]]] = {}
+    url = None
+    for line in source.splitlines():
+        if call := _CALL.search(line):
+            url = call.group(1)
+            continue
+        code = line.split("#")[0]  # asserts commented out do not count
+        if url in pages and code.strip().startswith("assert"):
+            must, must_not = found.setdefault(pages[url], ([], []))
+            for snippet in _SNIPPET.finditer(code):
+                (must_not if snippet.group(2).startswith("not") else must).append(ast.literal_eval(snippet.group(1)))
+    return found
+
+
+def normalised(text: str) -> str:
+    return " ".join(unicodedata.normalize("NFKC", text).split())
+
+
+def trafilatura_text(path: Path) -> str:
+    import trafilatura
+
+    from rag.ingest.formats.html import _TRAFILATURA_OPTIONS
+
+    options = {key: value for key, value in _TRAFILATURA_OPTIONS.items() if key != "with_metadata"}
+    return trafilatura.extract(path.read_bytes(), **options) or ""
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("tests", type=Path, help="trafilatura's tests folder (with cache/ and realworld_tests.py)")
+    args = parser.parse_args()
+    totals = {"required": 0, "forbidden": 0, "rag": 0, "rag kept": 0, "trafilatura": 0, "trafilatura kept": 0}
+    for name, (must, must_not) in sorted(cases(args.tests).items()):
+        path = args.tests / "cache" / name
+        ours, skipped = rag_text(path, path.parent)
+        ours, theirs = normalised(ours), normalised(trafilatura_text(path))
+        missed = [s for s in must if normalised(s) not in ours]
+        kept = [s for s in must_not if normalised(s) in ours]
+        totals["required"] += len(must)
+        totals["forbidden"] += len(must_not)
+        totals["rag"] += len(must) - len(missed)
+        totals["rag kept"] += len(kept)
+        totals["trafilatura"] += sum(normalised(s) in theirs for s in must)
+        totals["trafilatura kept"] += sum(normalised(s) in theirs for s in must_not)
+        if missed or kept or skipped:
+            print(f"{name}: missed {missed} kept {kept}" + (f" skipped: {skipped}" if skipped else ""))
+    print(
+        f"\nrequired snippets found: rag {totals['rag']}/{totals['required']}, trafilatura {totals['trafilatura']}"
+        f"/{totals['required']}; forbidden snippets kept: rag {totals['rag kept']}/{totals['forbidden']}, "
+        f"trafilatura {totals['trafilatura kept']}/{totals['forbidden']}"
+    )
+
+
+if __name__ == "__main__":
+    main()
