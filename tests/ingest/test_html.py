@@ -137,6 +137,36 @@ def test_a_docbook_sidebar_between_kept_paragraphs_is_kept() -> None:
     assert "Scheduling with cron" not in doc.text and "The at command" not in doc.text
 
 
+def test_a_table_of_data_set_in_a_table_between_kept_paragraphs_is_kept_and_a_box_of_links_is_not() -> None:
+    """trafilatura drops a table set in tables (LWN sets its statistics side by side in a table, and its articles
+    in the page's layout table), and the figures an article is about were lost. A table of data between kept
+    paragraphs stays; a navigation box of links (a wiki's) does not."""
+
+    def stats(title: str, people: list[str]) -> str:
+        rows = "".join(
+            f"<tr><td>{name}</td><td>{10 * i + 7}</td><td>{i + 1}.5%</td></tr>" for i, name in enumerate(people)
+        )
+        return f'<table cellspacing="3"><tr><th colspan="3">{title}</th></tr>{rows}</table>'
+
+    keepers = ["Aske Tollan", "Maren Holt", "Sigrun Vale"]
+    nested = (
+        '<blockquote><table><tr><th colspan="2">Most active keepers</th></tr><tr>'
+        f"<td>{stats('By nights on duty', keepers)}</td><td>{stats('By log entries', keepers[::-1])}</td></tr>"
+        "</table></blockquote>"
+    )
+    links = " · ".join(f'<a href="/wiki/{n}">{n} lighthouse</a>' for n in ["Skarv", "Vennholm", "Tollan", "Holt"])
+    navbox = (
+        f'<div role="navigation" class="navbox"><table class="nowraplinks"><tr><th>Lighthouses</th><td>{links}</td>'
+        '</tr><tr><th>Portals</th><td><a href="/wiki/Coast">Coast portal</a></td></tr></table></div>'
+    )
+    body = f"<div class='ArticleText'><h1>Keeping the Skarv light</h1>{paragraphs('Skarv', 3, 27)}{nested}"
+    body += f"{paragraphs('the keepers', 3, 28)}{navbox}{paragraphs('the log', 2, 29)}</div>"
+    doc = extract(page("Keeping the Skarv light", f"<table><tr><td class='MidColumn'>{body}</td></tr></table>"))
+    assert "Aske Tollan | 7 | 1.5%" in doc.text and "Sigrun Vale | 7 | 1.5%" in doc.text
+    assert doc.text.index("By nights on duty") < doc.text.index(prose("the keepers", 4, 2800))
+    assert "Vennholm lighthouse" not in doc.text and "Coast portal" not in doc.text
+
+
 def test_paragraphs_of_loose_text_and_inline_code_are_all_kept() -> None:
     """trafilatura returns a paragraph written as a ``<div>`` of text and inline ``<code>`` as loose text, not as a
     block: the article's container was found by its one ``<p>`` alone, and every other paragraph was lost (a

