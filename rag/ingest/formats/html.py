@@ -81,10 +81,11 @@ def extract_html(data: bytes, builder: TextBuilder) -> str | None:
         return None
     _drop_what_readers_skip(tree)
     large = sum(1 for _ in tree.iter()) > MAX_MAIN_CONTENT_ELEMENTS
-    events = [] if large else _main_content(tree)
+    title = _article_title(tree)
+    events = [] if large else _main_content(tree, title)
     if all(isinstance(e, Heading) for e in events):  # too large, or trafilatura found nothing, or nothing matched
         events = _plain_walk(tree)
-    _render(events, _article_title(tree), builder)
+    _render(events, title, builder)
     return _page_title(tree)
 
 
@@ -278,7 +279,7 @@ def _article_title(tree: HtmlElement) -> str | None:
     return contained or best
 
 
-def _main_content(tree: HtmlElement) -> list[Event]:
+def _main_content(tree: HtmlElement, title: str | None) -> list[Event]:
     """The page's main content, as trafilatura sees it, walked in the page's own elements: the smallest element
     holding 90% of the blocks trafilatura kept, each block, table and heading of it kept only when trafilatura kept
     its text. Empty when trafilatura finds nothing or fails (any failure: the page is then walked plainly)."""
@@ -295,19 +296,20 @@ def _main_content(tree: HtmlElement) -> list[Event]:
         return []
     events = _keep_what_trafilatura_kept(_Walker(_GUIDED_DROP).run(root), kept)
     shown = {_squeeze(e.text) for e in events if isinstance(e, Block)}
-    opening = [Block(text) for text in _opening(tree, root, _kept_blocks(kept)) if _squeeze(text) not in shown]
+    opening = [Block(t) for t in _opening(tree, root, title, _kept_blocks(kept)) if _squeeze(t) not in shown]
     if opening and events:
         at = 1 if isinstance(events[0], Heading) and events[0].level == 1 else 0
         events[at:at] = opening
     return events
 
 
-def _opening(tree: HtmlElement, root: HtmlElement, kept_blocks: set[str]) -> list[str]:
+def _opening(tree: HtmlElement, root: HtmlElement, title: str | None, kept_blocks: set[str]) -> list[str]:
     """What the page shows of the article above its container, outside it: the element that reads exactly as the
     page's description (og:description, twitter:description or <meta name=description>), and the paragraphs after
-    the article's <h1> that trafilatura kept, of ``LEAD_GAP_WORDS`` or more. News pages set the summary between the
-    headline and the body (Ars Technica's subtitle, Le Figaro's chapô), and magazines an intro ("o-article__intro",
-    "ce_articleIntro"), outside the body whose container holds most of what trafilatura kept."""
+    the article's title (its heading reads ``title``) that trafilatura kept, of ``LEAD_GAP_WORDS`` words or more.
+    News pages set the summary between the headline and the body (Ars Technica's subtitle, Le Figaro's chapô), and
+    magazines an intro ("o-article__intro", "ce_articleIntro"), outside the body whose container holds most of what
+    trafilatura kept."""
     described = tree.xpath(
         "//meta[@property='og:description' or @name='description' or @name='twitter:description']/@content"
     )
@@ -321,7 +323,7 @@ def _opening(tree: HtmlElement, root: HtmlElement, kept_blocks: set[str]) -> lis
             break  # document order: everything from here on is the container or after it
         if element in holders or element.tag in ("li", "td", "th", "dd", "dt"):
             continue
-        if element.tag == "h1":
+        if not after_title and _HEADING.fullmatch(element.tag) and _Walker(_ALWAYS_DROP).text_of(element) == title:
             after_title = True
             continue
         if wanted and not summary_seen:
@@ -466,8 +468,9 @@ def _word_count(text: str) -> int:
 def _keep_what_trafilatura_kept(events: list[Event], kept: HtmlElement) -> list[Event]:
     """A block stays when trafilatura kept its text (verbatim, or half of its 4-word shingles where renderings
     differ: footnote marks, <sup>), or when it is a paragraph of ``IN_FLOW_WORDS`` or more between blocks it kept; a
-    table when a third of its cells are kept; a heading when something is kept after it before the next heading of
-    its level or higher."""
+    table when a third of its cells are kept, or when it holds data between blocks it kept (``_in_flow``); a heading
+    when something is kept after it before the next heading of its level or higher, else as text when it reads as
+    text (``_reads_as_text``)."""
     kept_text = _squeeze(" ".join(kept.itertext()))
     kept_blocks = _kept_blocks(kept)
     kept_shingles = _shingles(" ".join(kept.itertext()))
