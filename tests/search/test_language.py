@@ -65,7 +65,7 @@ def test_the_model_card_names_the_languages_the_model_reads(tmp_path: Path, capl
     assert "unreadable" in caplog.text
 
 
-def test_the_setting_overrides_the_card_and_is_checked(tmp_path: Path) -> None:
+def test_the_setting_overrides_the_card_and_is_checked() -> None:
     settings = Settings(model_languages=" EN, Ru ")
     assert settings.model_languages == "en,ru"
     check = language_check(settings.model_languages, resolve_model_path(DEFAULT_MODEL))
