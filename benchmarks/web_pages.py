@@ -20,9 +20,9 @@ from __future__ import annotations
 import argparse
 import ast
 import re
-import unicodedata
 from pathlib import Path
 
+from pdf_extractors import normalize, tokens
 from pdf_words import rag_text
 
 _CALL = re.compile(r"load_mock_page\('([^']+)'")
@@ -47,10 +47,6 @@ def cases(tests: Path) -> dict[str, tuple[list[str], list[str]]]:
     return found
 
 
-def normalised(text: str) -> str:
-    return " ".join(unicodedata.normalize("NFKC", text).split())
-
-
 def trafilatura_text(path: Path) -> str:
     import trafilatura
 
@@ -65,15 +61,15 @@ def snippets(tests: Path) -> None:
     for name, (must, must_not) in sorted(cases(tests).items()):
         path = tests / "cache" / name
         ours, skipped = rag_text(path, path.parent)
-        ours, theirs = normalised(ours), normalised(trafilatura_text(path))
-        missed = [s for s in must if normalised(s) not in ours]
-        kept = [s for s in must_not if normalised(s) in ours]
+        ours, theirs = normalize(ours), normalize(trafilatura_text(path))
+        missed = [s for s in must if normalize(s) not in ours]
+        kept = [s for s in must_not if normalize(s) in ours]
         totals["required"] += len(must)
         totals["forbidden"] += len(must_not)
         totals["rag"] += len(must) - len(missed)
         totals["rag kept"] += len(kept)
-        totals["trafilatura"] += sum(normalised(s) in theirs for s in must)
-        totals["trafilatura kept"] += sum(normalised(s) in theirs for s in must_not)
+        totals["trafilatura"] += sum(normalize(s) in theirs for s in must)
+        totals["trafilatura kept"] += sum(normalize(s) in theirs for s in must_not)
         if missed or kept or skipped:
             print(f"{name}: missed {missed} kept {kept}" + (f" skipped: {skipped}" if skipped else ""))
     print(
@@ -92,8 +88,8 @@ def readability(tests: Path, *, lowest: int = 8) -> None:
         if not (source.is_file() and expected.is_file()):
             continue
         ours, _ = rag_text(source, folder)
-        theirs = words(html.fromstring(expected.read_bytes().decode("utf-8")).text_content())
-        ours_words = words(ours)
+        theirs = tokens(html.fromstring(expected.read_bytes().decode("utf-8")).text_content())
+        ours_words = tokens(ours)
         ours_set, theirs_set = set(ours_words), set(theirs)
         found = sum(w in ours_set for w in theirs) / max(1, len(theirs))
         inside = sum(w in theirs_set for w in ours_words) / max(1, len(ours_words))
@@ -105,10 +101,6 @@ def readability(tests: Path, *, lowest: int = 8) -> None:
         f"\n{count} pages: the expected article's words rag has {sum(r[0] for r in rows) / count:.4f}, rag's words "
         f"the expected article has {sum(r[1] for r in rows) / count:.4f} (means over pages)"
     )
-
-
-def words(text: str) -> list[str]:
-    return re.findall(r"\w+", normalised(text).lower())
 
 
 def main() -> None:
