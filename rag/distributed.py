@@ -46,7 +46,7 @@ class _EmbeddingWorker:
     def embed(
         self, texts: Sequence[str], spans: Sequence[Sequence[tuple[int, int]]]
     ) -> tuple[np.ndarray, list[np.ndarray]]:
-        return self.embedder.embed_passages_with_sentences(texts, spans, slice_size=SLICE)
+        return self.embedder.embed_passages_with_sentences(texts, spans)
 
 
 class RayEmbedder:

@@ -119,33 +119,33 @@ class Embedder:
         return self.max_seq_length - special
 
     def embed_passages_with_sentences(
-        self,
-        texts: Sequence[str],
-        sentence_spans: Sequence[Sequence[tuple[int, int]]],
-        *,
-        progress: bool = False,
-        slice_size: int = 512,
+        self, texts: Sequence[str], sentence_spans: Sequence[Sequence[tuple[int, int]]], *, progress: bool = False
     ) -> tuple[np.ndarray, list[np.ndarray]]:
         """Passage vectors, shape ``(len(texts), dimension)``, normalised float32, plus a vector per sentence span
         (character offsets into its text) pooled from that passage's own token embeddings: "late chunking", so
         sentences cost no extra model call.
 
-        Texts are encoded in slices so that token embeddings of the whole corpus are never held at once."""
+        Texts are encoded a batch at a time, so token embeddings of one batch only are held, in order of their length
+        in tokens: sentence-transformers groups a call's texts by characters, which would pad a 250-token Korean
+        passage's batch-mates of as many characters (and 90 tokens) to its length."""
         passages = np.zeros((len(texts), self.dimension), dtype=np.float32)
-        sentences: list[np.ndarray] = []
+        sentences: dict[int, np.ndarray] = {}
+        mappings = self.tokenizer(list(texts), return_offsets_mapping=True, truncation=True, verbose=False)[
+            "offset_mapping"
+        ]
+        order = sorted(range(len(texts)), key=lambda i: len(mappings[i]))
         with tqdm(total=len(texts), desc="embedding", unit="passage", disable=not progress) as bar:
-            for first in range(0, len(texts), slice_size):
-                batch = list(texts[first : first + slice_size])
+            for first in range(0, len(texts), self.batch_size):
+                batch = order[first : first + self.batch_size]
                 outputs = self.model.encode_document(
-                    batch, batch_size=self.batch_size, output_value=None, convert_to_numpy=False
+                    [texts[i] for i in batch], batch_size=len(batch), output_value=None, convert_to_numpy=False
                 )
-                offsets = self.tokenizer(batch, return_offsets_mapping=True, truncation=True, verbose=False)
-                for i, (output, mapping) in enumerate(zip(outputs, offsets["offset_mapping"], strict=True)):
-                    passages[first + i] = _normalised(output["sentence_embedding"].float().cpu().numpy())
-                    tokens = output["token_embeddings"].float().cpu().numpy()[: len(mapping)]
-                    sentences.append(_pool_spans(tokens, mapping, sentence_spans[first + i]))
+                for i, output in zip(batch, outputs, strict=True):
+                    passages[i] = _normalised(output["sentence_embedding"].float().cpu().numpy())
+                    tokens = output["token_embeddings"].float().cpu().numpy()[: len(mappings[i])]
+                    sentences[i] = _pool_spans(tokens, mappings[i], sentence_spans[i])
                 bar.update(len(batch))
-        return passages, sentences
+        return passages, [sentences[i] for i in range(len(texts))]
 
     def embed_queries(self, queries: Sequence[str], *, batch_size: int = 1) -> np.ndarray:
         """Vectors of queries, with the model's query prompt if it defines one.
