@@ -1,9 +1,10 @@
-"""Whether a question is written in a language the embedding model reads.
+"""Whether a question or a document is written in a language the embedding model reads.
 
 An English model cuts a Russian, Greek, Korean or Polish question into word pieces it never learnt to compose, so
 its dense list for that question is close to noise, while BM25 still matches the question's words in the
-documents. Hybrid fusion leans on BM25 for such a question (README: Questions in other languages). The question's
-language is py3langid's estimate; the model's languages are its model card's ``language`` field, or a setting.
+documents. Hybrid fusion leans on BM25 for such a question (README: Questions in other languages), and chunking
+sizes a document in such a language in words, not in the model's tokens. The language is py3langid's estimate;
+the model's languages are its model card's ``language`` field, or a setting.
 """
 
 from __future__ import annotations
@@ -35,16 +36,17 @@ def known_languages() -> frozenset[str]:
 
 
 class LanguageCheck:
-    """Tells whether a question is in one of ``languages`` (codes as py3langid names them)."""
+    """Tells whether a text is in one of ``languages`` (codes as py3langid names them)."""
 
     def __init__(self, languages: Iterable[str]) -> None:
         self.languages = frozenset(languages)
         if not self.languages:
             raise ValueError("a language check needs at least one language")
 
-    def reads(self, question: str) -> bool:
-        """False only when the question is, with confidence, in none of the languages."""
-        probabilities = _identifier().rank(question)
+    def reads(self, text: str) -> bool:
+        """False only when the text (a question, or a sample of a document) is, with confidence, in none of the
+        languages."""
+        probabilities = _identifier().rank(text)
         return sum(p for code, p in probabilities if code in self.languages) >= FOREIGN_BELOW
 
 

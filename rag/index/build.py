@@ -52,6 +52,7 @@ from rag.index.writer import SegmentLayout, SegmentWriter
 from rag.ingest.chunking import Chunker, sentence_spans_of
 from rag.ingest.loading import stream_corpus
 from rag.ingest.reading import LoadLimits, shorten
+from rag.language import language_check
 from rag.settings import Settings
 from rag.types import Chunk, Document, SentenceVectors, SkippedFile
 
@@ -487,7 +488,8 @@ def _chunk(
     documents: list[Document], settings: Settings, embedder: Embedder, plan: BuildPlan
 ) -> tuple[list[Document], list[Chunk]]:
     """Chunks of the documents to (re-)index; a document with no text after its header is skipped."""
-    chunker = Chunker.from_settings(settings, embedder.tokenizer, embedder.max_content_tokens)
+    languages = language_check(settings.model_languages, embedder.path)
+    chunker = Chunker.from_settings(settings, embedder.tokenizer, embedder.max_content_tokens, languages)
     kept: list[Document] = []
     chunks: list[Chunk] = []
     for document in documents:

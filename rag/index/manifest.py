@@ -18,11 +18,12 @@ from rag.index.segment import FileInfo, SegmentInfo
 from rag.ingest.reading import shorten
 from rag.settings import Settings
 
-FORMAT_VERSION = 7
+FORMAT_VERSION = 8
 """2: a BM25 index beside the vector index; 3: pages, sections and formats (PDF, HTML, DOCX, Markdown); 4: text
 extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings; 5: BM25 over whole
 documents beside BM25 over passages; 6: segments with deletions, BM25 statistics taken at query time; 7: passages
-in BM25 with their heading paths and table headers, DOCX titles from the Title paragraph."""
+in BM25 with their heading paths and table headers, DOCX titles from the Title paragraph; 8: passages of documents
+in a language the model does not read sized in words."""
 
 
 MANIFEST_NAME = "manifest.json"
@@ -41,10 +42,15 @@ class ChunkingInfo:
     overlap_tokens: int
     language: str
     embed_titles: bool
+    model_languages: str | None
+    """The setting, which sizes passages of documents in other languages (unset: the model card's)."""
 
     @classmethod
     def from_settings(cls, settings: Settings) -> ChunkingInfo:
-        return cls(settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles)
+        return cls(
+            settings.chunk_tokens, settings.chunk_overlap_tokens, settings.language, settings.embed_titles,
+            settings.model_languages,
+        )  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -1,25 +1,43 @@
 """Chunking: split documents into passages along sentence boundaries, sized in the embedding model's own tokens.
 
+A passage in a language the model does not read holds as many words as one in a language it does: an English
+tokenizer cuts Greek, Russian or Korean words into four to eight pieces, so a passage sized in its tokens would be a
+sentence fragment, too short for BM25 to match or a reader to follow (README: Questions in other languages).
+
 Chunks are spans, never rewritten text: ``document.text[chunk.start:chunk.end] == chunk.text`` always holds.
 No chunk is longer than the model's maximum sequence length, so the model never silently truncates a passage;
-a sentence longer than a chunk is cut at token boundaries.
+a sentence longer than a chunk is cut at its line breaks, and a line longer than a chunk at token boundaries.
 """
 
 from __future__ import annotations
 
 import itertools
 import logging
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
 from sentencex import get_sentence_boundaries
 
+from rag.language import LanguageCheck
 from rag.settings import Settings
 from rag.textforms import line_breaks, line_number, searchable
 from rag.types import Chunk, Document, Page, Table
 
 logger = logging.getLogger(__name__)
+
+ENGLISH_TOKENS_PER_WORD = 1.35
+"""Model tokens per word of English text, for which ``chunk_tokens`` was set (all-MiniLM-L6-v2's tokenizer: 1.23 on
+the seeds, 1.33 on dbpedia-mini, 1.49 on SciFact, 1.2-1.6 on the dev set's English documents; README)."""
+
+LANGUAGE_SAMPLE_CHARS = 10_000
+"""How much of a document's body its language and words per token are read from."""
+
+_IDEOGRAPHS = "\u3040-\u30ff\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff"
+_WORD = re.compile(rf"[{_IDEOGRAPHS}]|[^\W{_IDEOGRAPHS}]+")
+"""A word: a run of letters and digits, or one Chinese or Japanese character (those scripts put no spaces between
+words; Korean does)."""
 
 
 class Tokenizer(Protocol):
@@ -95,6 +113,8 @@ class Chunker:
     ``overlap_tokens`` tokens of trailing sentences at the start of the next passage.
 
     ``max_tokens`` is the hard limit the model accepts for content (its max sequence length minus special tokens).
+    With ``languages`` (the model's), a document in none of them gets passages of as many words as a passage of
+    ``chunk_tokens`` holds in English, up to ``max_tokens``; the overlap keeps its share of the passage.
     """
 
     def __init__(
@@ -106,6 +126,7 @@ class Chunker:
         max_tokens: int,
         language: str = "en",
         embed_titles: bool = True,
+        languages: LanguageCheck | None = None,
     ) -> None:
         if overlap_tokens >= chunk_tokens:
             raise ValueError(f"overlap_tokens ({overlap_tokens}) must be smaller than chunk_tokens ({chunk_tokens})")
@@ -117,10 +138,14 @@ class Chunker:
         self.max_tokens = max_tokens
         self.language = language
         self.embed_titles = embed_titles
+        self.languages = languages
 
     @classmethod
-    def from_settings(cls, settings: Settings, tokenizer: Tokenizer, max_tokens: int) -> Chunker:
-        """The chunker a build uses: ``settings``' sizes, language and titles, the model's tokenizer and limit."""
+    def from_settings(
+        cls, settings: Settings, tokenizer: Tokenizer, max_tokens: int, languages: LanguageCheck | None = None
+    ) -> Chunker:
+        """The chunker a build uses: ``settings``' sizes, language and titles, the model's tokenizer, limit and
+        languages."""
         return cls(
             tokenizer,
             chunk_tokens=settings.chunk_tokens,
@@ -128,6 +153,7 @@ class Chunker:
             max_tokens=max_tokens,
             language=settings.language,
             embed_titles=settings.embed_titles,
+            languages=languages,
         )
 
     def chunk(self, document: Document) -> list[Chunk]:
@@ -145,7 +171,23 @@ class Chunker:
         encoded = self.tokenizer([searchable(t) for t in texts], add_special_tokens=False, verbose=False)
         return [len(ids) for ids in encoded["input_ids"]]
 
+    def passage_size(self, doc: Document) -> tuple[int, int]:
+        """Passage and overlap size in tokens for ``doc``: the configured ones, unless the document is in none of
+        the model's languages and its words take more tokens than English ones do."""
+        sample = doc.text[doc.body_start : doc.body_start + LANGUAGE_SAMPLE_CHARS]
+        if self.languages is None or not sample.strip() or self.languages.reads(sample):
+            return self.chunk_tokens, self.overlap_tokens
+        words = len(_WORD.findall(searchable(sample)))
+        scale = self.count_tokens([sample])[0] / max(words, 1) / ENGLISH_TOKENS_PER_WORD
+        if scale <= 1:
+            return self.chunk_tokens, self.overlap_tokens
+        size = min(self.max_tokens, round(self.chunk_tokens * scale))
+        overlap = self.overlap_tokens * size // self.chunk_tokens
+        logger.debug("%s is in another language: passages of %d tokens, %d overlapping", doc.source, size, overlap)
+        return size, overlap
+
     def _chunk_document(self, doc: Document) -> list[Chunk]:
+        size, overlap = self.passage_size(doc)
         title = self._context_for(doc)
         breaks = line_breaks(doc.text)
         chunks: list[Chunk] = []
@@ -154,12 +196,13 @@ class Chunker:
             if context and self.count_tokens([context])[0] > self.max_tokens // 4:
                 context = title  # a heading path that long would crowd out the passage; it stays in the citation
             if region.table is not None:
-                pieces = self._table_pieces(doc.text, region.table, context)
+                pieces = self._table_pieces(doc.text, region.table, context, size)
             else:
                 limit = self.max_tokens - (self.count_tokens([context])[0] + 1 if context else 0)
-                budget = min(self.chunk_tokens, limit)
+                budget = min(size, limit)
                 units = self._units(doc.text, region.start, region.end, budget)
-                pieces = [(*span, context) for span in self._fit(doc.text, self._pack(units, budget), limit)]
+                groups = self._pack(units, budget, overlap)
+                pieces = [(*span, context) for span in self._fit(doc.text, groups, limit)]
             for start, end, n_tokens, piece_context in pieces:
                 chunks.append(
                     Chunk(
@@ -178,12 +221,14 @@ class Chunker:
                 )
         return chunks
 
-    def _table_pieces(self, text: str, table: Table, context: str | None) -> list[tuple[int, int, int, str | None]]:
+    def _table_pieces(
+        self, text: str, table: Table, context: str | None, size: int
+    ) -> list[tuple[int, int, int, str | None]]:
         """A table whole if it fits, else groups of rows; every group after the first carries the header in the
         text that is embedded (the cited span is the rows themselves)."""
         limit = self.max_tokens - (self.count_tokens([context])[0] + 1 if context else 0)
         whole = self.count_tokens([text[table.start : table.end]])[0]
-        if whole <= min(self.chunk_tokens, limit) or table.header_end >= table.end:
+        if whole <= min(size, limit) or table.header_end >= table.end:
             return [(table.start, table.end, whole, context)]
         header = text[table.start : table.header_end]
         rows = []
@@ -198,13 +243,13 @@ class Chunker:
         header_tokens = self.count_tokens([header])[0]
         continued = "\n".join(x for x in (context, header) if x)
         pieces: list[tuple[int, int, int, str | None]] = []
-        start, total, budget = table.start, header_tokens, min(self.chunk_tokens, limit)
+        start, total, budget = table.start, header_tokens, min(size, limit)
         group_end = None
         for (row_start, row_end), count in zip(rows, counts, strict=True):
             if group_end is not None and total + count > budget:
                 pieces.append((start, group_end, total, context if start == table.start else continued))
                 start, total = row_start, 0
-                budget = min(self.chunk_tokens, limit - header_tokens - 1)
+                budget = min(size, limit - header_tokens - 1)
             total += count
             group_end = row_end
         if group_end is not None:
@@ -222,8 +267,10 @@ class Chunker:
         return title
 
     def _units(self, text: str, start: int, end: int, budget: int) -> list[_Unit]:
-        """Sentence spans of ``text[start:end]`` (white space trimmed) with token counts; over-long sentences cut
-        into token windows."""
+        """Sentence spans of ``text[start:end]`` (white space trimmed) with token counts. A sentence longer than
+        ``budget`` is cut into its lines, packed like sentences: what runs that long without a stop is mostly a
+        table, a list, or headings and figure labels set line by line, so its first lines fill the passage before
+        it and its rows stay whole. A line still too long is cut into token windows."""
         spans = [piece for span in sentence_spans(text, self.language, start, end) for piece in _bounded(text, *span)]
         if not spans:
             return []
@@ -238,11 +285,13 @@ class Chunker:
                 units.append(_Unit(start, end, len(offsets)))
                 continue
             sentence = text[start:end]
-            for first, stop in _split_long_sentence(sentence, offsets, budget):
-                units.append(_Unit(start + offsets[first][0], start + offsets[stop - 1][1], stop - first))
+            for line_first, line_stop in _line_ranges(sentence, offsets):
+                line = offsets[line_first:line_stop]
+                for first, stop in _split_long_sentence(sentence, line, budget):
+                    units.append(_Unit(start + line[first][0], start + line[stop - 1][1], stop - first))
         return units
 
-    def _pack(self, units: list[_Unit], budget: int) -> list[list[_Unit]]:
+    def _pack(self, units: list[_Unit], budget: int, overlap: int) -> list[list[_Unit]]:
         """Greedy packing of whole units under ``budget``, with trailing units repeated as overlap."""
         groups: list[list[_Unit]] = []
         first = 0
@@ -257,7 +306,7 @@ class Chunker:
                 break
             # Repeat trailing units as overlap, but only as many as leave room for the next new unit: a chunk
             # made of overlap alone would repeat text without adding any.
-            room = min(self.overlap_tokens, budget - units[stop].n_tokens)
+            room = min(overlap, budget - units[stop].n_tokens)
             back, carried = stop, 0
             while back - 1 > first and carried + units[back - 1].n_tokens <= room:
                 back -= 1
@@ -315,6 +364,18 @@ def _split_long_sentence(sentence: str, offsets: list[tuple[int, int]], budget: 
         first = cut
     pieces.append((first, total))
     return pieces
+
+
+def _line_ranges(sentence: str, offsets: list[tuple[int, int]]) -> list[tuple[int, int]]:
+    """Token ranges of each line of a sentence (by its tokens' character ``offsets``)."""
+    ranges, first = [], 0
+    for i in range(1, len(offsets)):
+        gap = sentence[offsets[i - 1][1] : offsets[i][0]]
+        if "\n" in gap or "\r" in gap:
+            ranges.append((first, i))
+            first = i
+    ranges.append((first, len(offsets)))
+    return ranges
 
 
 def _cuttable(sentence: str, offsets: list[tuple[int, int]], i: int, marks: str) -> bool:

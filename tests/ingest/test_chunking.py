@@ -4,6 +4,7 @@ token limits, sentence boundaries, overlap."""
 from __future__ import annotations
 
 import random
+import statistics
 from dataclasses import replace
 from itertools import pairwise
 from pathlib import Path
@@ -13,6 +14,7 @@ from conftest import SEEDS
 
 from rag.ingest.chunking import Chunker
 from rag.ingest.loading import load_corpus
+from rag.language import LanguageCheck
 from rag.types import Document, Section
 
 
@@ -125,6 +127,76 @@ def test_non_english_text_is_chunked(tokenizer) -> None:
     chunks = Chunker(tokenizer, chunk_tokens=8, overlap_tokens=0, max_tokens=254, language="de").chunk(make_doc(text))
     assert len(chunks) >= 2
     assert all(text[c.start : c.end] == c.text for c in chunks)
+
+
+def test_a_table_set_line_by_line_fills_the_passage_before_it_and_keeps_its_rows_whole(tokenizer) -> None:
+    """Text extracted from a PDF table or list runs for many lines without a stop, so the sentence splitter sees
+    one over-long sentence. Its lines are packed like sentences: the first rows join the sentence that introduces
+    them, and no row is cut between two passages."""
+    rng = random.Random(7)
+    names = "active clients|open files|cached names|exclusive locks|stored directories|mirrored configs".split("|")
+    rows = [f"{rng.choice(names)} in region {i} {rng.randrange(1, 999)}k" for i in range(30)]
+    intro = "The following table gives statistics taken as a snapshot of one cell."
+    text = intro + "\n" + "\n".join(rows) + "\nSeveral things can be seen in it."
+    chunks = Chunker(tokenizer, chunk_tokens=48, overlap_tokens=0, max_tokens=254).chunk(make_doc(text))
+    assert chunks[0].text.startswith(intro) and rows[0] in chunks[0].text
+    assert all(any(row in chunk.text for chunk in chunks) for row in rows)
+    assert all(chunk.n_tokens <= 48 and text[chunk.start : chunk.end] == chunk.text for chunk in chunks)
+    assert sum(chunk.n_tokens for chunk in chunks) > 0.8 * 48 * (len(chunks) - 1)  # passages filled, not fragments
+
+
+GREEK = (
+    "Το χωριό βρίσκεται στους πρόποδες του βουνού, κοντά σε ένα μικρό ποτάμι με κρύο νερό. "
+    "Κάθε Σάββατο οι αγρότες φέρνουν στην πλατεία ντομάτες, ελιές, μέλι και φρέσκο τυρί. "
+    "Η παλιά εκκλησία του Αγίου Νικολάου χτίστηκε τον δέκατο όγδοο αιώνα από ντόπιους μαστόρους. "
+    "Τον χειμώνα ο δρόμος προς την πόλη κλείνει συχνά από το χιόνι για αρκετές μέρες. "
+    "Στο καφενείο οι ηλικιωμένοι παίζουν τάβλι και συζητούν για τον καιρό και την πολιτική. "
+    "Το σχολείο έχει μόνο δύο αίθουσες και δεκαπέντε μαθητές από τα γύρω χωριά. "
+    "Τον Αύγουστο γίνεται μεγάλο πανηγύρι με μουσική, χορό και ψητό αρνί μέχρι το πρωί. "
+    "Οι επισκέπτες μπορούν να περπατήσουν στο μονοπάτι που οδηγεί στον καταρράκτη. "
+    "Ο φούρνος ανοίγει πριν από την ανατολή και το ψωμί τελειώνει πάντα πριν από το μεσημέρι. "
+    "Πολλοί νέοι έφυγαν για την Αθήνα, αλλά κάποιοι επέστρεψαν για να καλλιεργήσουν τη γη."
+)
+ENGLISH = (
+    "The village lies at the foot of the mountain, near a small river with cold water. "
+    "Every Saturday the farmers bring tomatoes, olives, honey and fresh cheese to the square. "
+    "The old church of Saint Nicholas was built in the eighteenth century by local masons. "
+    "In winter the road to the town is often closed by snow for several days. "
+    "In the coffee house the old men play backgammon and talk about the weather and politics. "
+    "The school has only two classrooms and fifteen pupils from the villages around. "
+    "In August there is a big fair with music, dancing and roast lamb until the morning. "
+    "Visitors can walk along the path that leads to the waterfall. "
+    "The bakery opens before sunrise and the bread is always gone before noon. "
+    "Many young people left for Athens, but some came back to farm the land."
+)
+
+
+def test_a_document_in_a_language_the_model_does_not_read_gets_passages_of_as_many_words(tokenizer) -> None:
+    """The English tokenizer cuts Greek words into three or four pieces: passages sized in its tokens would hold a
+    quarter of the words an English passage holds. With the model's languages known, a Greek document's passages
+    hold about as many words as the same text's in English, and an English document is cut as before."""
+
+    def words(chunks) -> float:
+        return statistics.mean(len(chunk.text.split()) for chunk in chunks)
+
+    greek, english = make_doc(GREEK), make_doc(ENGLISH)
+    by_tokens = Chunker(tokenizer, chunk_tokens=48, overlap_tokens=12, max_tokens=254)
+    by_words = Chunker(tokenizer, chunk_tokens=48, overlap_tokens=12, max_tokens=254, languages=LanguageCheck(["en"]))
+    assert by_words.chunk(english) == by_tokens.chunk(english)
+    assert by_words.passage_size(english) == (48, 12)
+    english_words = words(by_tokens.chunk(english))
+    assert words(by_tokens.chunk(greek)) < 0.4 * english_words  # sentence fragments
+    size, overlap = by_words.passage_size(greek)
+    assert 2 * 48 < size < 254 and overlap == 12 * size // 48
+    passages = by_words.chunk(greek)
+    assert 0.8 * english_words < words(passages) < 1.25 * english_words
+    assert all(greek.text[c.start : c.end] == c.text and c.n_tokens <= size for c in passages)
+    # A Greek model reads Greek: its passages are sized in its tokens. And no passage outgrows the model's limit.
+    assert Chunker(
+        tokenizer, chunk_tokens=48, overlap_tokens=12, max_tokens=254, languages=LanguageCheck(["el"])
+    ).passage_size(greek) == (48, 12)
+    capped = Chunker(tokenizer, chunk_tokens=96, overlap_tokens=24, max_tokens=120, languages=LanguageCheck(["en"]))
+    assert capped.passage_size(greek) == (120, 30)
 
 
 def test_seed_corpus_chunks(standin_embedder, standin_settings) -> None:
