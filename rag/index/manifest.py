@@ -23,7 +23,7 @@ FORMAT_VERSION = 8
 extracted by PDFium and trafilatura, searchable forms (NFKC) in BM25 and embeddings; 5: BM25 over whole
 documents beside BM25 over passages; 6: segments with deletions, BM25 statistics taken at query time; 7: passages
 in BM25 with their heading paths and table headers, DOCX titles from the Title paragraph; 8: passages of documents
-in a language the model does not read sized in words."""
+in a language the model does not read sized in words, over-long sentences cut at their line breaks."""
 
 
 MANIFEST_NAME = "manifest.json"

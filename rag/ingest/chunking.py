@@ -342,7 +342,8 @@ _CUT_STRENGTHS = (".!?…。！？", ";:；：", ",，", "")
 
 
 def _split_long_sentence(sentence: str, offsets: list[tuple[int, int]], budget: int) -> list[tuple[int, int]]:
-    """Token ranges of at most ``budget`` tokens covering an over-long sentence.
+    """Token ranges of at most ``budget`` tokens covering an over-long sentence, or the line of it whose tokens
+    ``offsets`` are (offsets into ``sentence``).
 
     Cuts go where the text has white space after a sentence mark (a quoted passage the sentence splitter kept
     whole), else after a semicolon or colon, else after a comma, else between words, and only as a last resort
