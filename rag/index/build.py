@@ -207,6 +207,7 @@ class NewSegment:
         self.embedded = 0
         self.cache: EmbeddingCache | None = None  # opened with the first batch: a sync that embeds nothing makes none
         self.ray: RayEmbedder | None = None  # engine ray: the actors this segment started, stopped when it ends
+        self._chunker: Chunker | None = None
         self.bar = tqdm(desc="indexing", unit="passage", disable=not progress)
 
     def add(self, document: Document) -> None:
@@ -224,6 +225,14 @@ class NewSegment:
                 self.embedder = self.ray = RayEmbedder(self.embedder, self.target.settings)
         return self.embedder
 
+    def chunker(self) -> Chunker:
+        """The model's chunker (its tokenizer, limit and languages), made with the first batch."""
+        if self._chunker is None:
+            settings, embedder = self.target.settings, self.model()
+            languages = language_check(settings.model_languages, embedder.path)
+            self._chunker = Chunker.from_settings(settings, embedder.tokenizer, embedder.max_content_tokens, languages)
+        return self._chunker
+
     def open_writer(self) -> SegmentWriter:
         if self.writer is None:
             self.writer = SegmentWriter(self.target.index_dir, self.name, self.target.layout(), self.first_chunk)
@@ -234,7 +243,7 @@ class NewSegment:
         if not self.pending:
             return
         settings, embedder = self.target.settings, self.model()
-        documents, chunks = _chunk(self.pending, settings, embedder, self.plan)
+        documents, chunks = _chunk(self.pending, self.chunker(), self.plan)
         self.pending, self.pending_chars = [], 0
         if not chunks:
             return
@@ -484,12 +493,8 @@ def _write_failure(index_dir: Path, exc: OSError | sqlite3.Error) -> str:
     return f"cannot write the index in {index_dir}/{where}: {cause}. The previous build, if any, is unchanged."
 
 
-def _chunk(
-    documents: list[Document], settings: Settings, embedder: Embedder, plan: BuildPlan
-) -> tuple[list[Document], list[Chunk]]:
+def _chunk(documents: list[Document], chunker: Chunker, plan: BuildPlan) -> tuple[list[Document], list[Chunk]]:
     """Chunks of the documents to (re-)index; a document with no text after its header is skipped."""
-    languages = language_check(settings.model_languages, embedder.path)
-    chunker = Chunker.from_settings(settings, embedder.tokenizer, embedder.max_content_tokens, languages)
     kept: list[Document] = []
     chunks: list[Chunk] = []
     for document in documents:
