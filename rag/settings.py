@@ -83,7 +83,8 @@ class Settings(BaseSettings):
     model_languages: str | None = Field(
         None,
         description="Languages the embedding model reads, comma-separated codes (en,de); a question in none of them "
-        "leans on BM25. Unset: the language field of the model's card (README.md in its folder); 'any': no check.",
+        "leans on BM25, and a document in none of them gets passages sized in words (index time). Unset: the language "
+        "field of the model's card (README.md in its folder); 'any': no check.",
     )
     rrf_k: int = Field(60, ge=1, description="The constant k of reciprocal rank fusion, 1 / (k + rank).")
     fusion_depth: int = Field(100, ge=1, description="Passages each retriever contributes to hybrid fusion.")
